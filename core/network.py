@@ -1,0 +1,150 @@
+"""The contract between the engine and a network.
+
+A network maps a batch of RGB images in [0, 1] to named feature maps. The
+engine only ever asks for the layers an objective needs, and a network must
+stop its forward pass at the deepest of them: dreaming ``block5`` must not pay
+for the head. Networks are provided by plugins through the
+``register_networks`` hook; the default one is EfficientNet-Lite0.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from .errors import NeuralgaeError, did_you_mean
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """A layer a user can target: its name, channel count and stride relative to the input."""
+
+    name: str
+    channels: int
+    stride: int
+    description: str = ""
+
+
+@runtime_checkable
+class Network(Protocol):
+    """What the engine needs from a network.
+
+    ``layers`` lists the targetable layers from shallow to deep. ``features``
+    takes a float tensor (N, 3, H, W) in [0, 1] and returns the requested
+    layers' activations, computing nothing deeper than the deepest of them.
+    A layer named ``logits`` (when present) is a spatial map of class logits
+    (N, num_classes, h, w) whose spatial mean is the classifier's output.
+    """
+
+    name: str
+    input_size: int
+    num_classes: int
+    layers: Sequence[LayerInfo]
+
+    def features(self, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]: ...
+
+
+def layer_names(net: Network) -> list[str]:
+    return [layer.name for layer in net.layers]
+
+
+def check_layer(net: Network, name: str) -> LayerInfo:
+    """Return the :class:`LayerInfo` for ``name`` or raise a helpful error."""
+    for layer in net.layers:
+        if layer.name == name:
+            return layer
+    names = layer_names(net)
+    raise NeuralgaeError(
+        f"network '{net.name}' has no layer '{name}'{did_you_mean(name, names)} "
+        f"(layers: {names[0]} ... {names[-1]}; `nd layers` lists them)"
+    )
+
+
+@dataclass(frozen=True)
+class LayerSelection:
+    """A layer, an optional subset of its channels, and a weight.
+
+    Written ``NAME[:CHANNELS][@WEIGHT]``: ``block10``, ``block10:0-15``,
+    ``block8:3,7,40-47@0.5``.
+    """
+
+    layer: str
+    channels: tuple[int, ...] | None = None
+    weight: float = 1.0
+
+    def __str__(self) -> str:
+        s = self.layer
+        if self.channels is not None:
+            s += ":" + ",".join(map(str, self.channels))
+        if self.weight != 1.0:
+            s += f"@{self.weight:g}"
+        return s
+
+
+_SELECTION = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(?::\s*([\d,\s\-]+))?\s*(?:@\s*([-+0-9.eE]+))?\s*$")
+
+
+def parse_layer_selection(text: str, net: Network | None = None) -> LayerSelection:
+    """Parse one ``NAME[:CHANNELS][@WEIGHT]`` item, checking it against ``net`` if given."""
+    m = _SELECTION.match(text)
+    if not m:
+        raise NeuralgaeError(
+            f"cannot read layer '{text}'; write NAME, NAME:CHANNELS or NAME:CHANNELS@WEIGHT, e.g. 'block10:0-15@0.5'"
+        )
+    name, chans, weight = m.groups()
+    channels = None
+    if chans:
+        channels = []
+        for part in chans.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "-" in part:
+                lo, _, hi = part.partition("-")
+                if not (lo.strip().isdigit() and hi.strip().isdigit()) or int(lo) > int(hi):
+                    raise NeuralgaeError(f"bad channel range '{part}' in layer '{text}'; write e.g. '0-15'")
+                channels.extend(range(int(lo), int(hi) + 1))
+            elif part.isdigit():
+                channels.append(int(part))
+            else:
+                raise NeuralgaeError(f"bad channel '{part}' in layer '{text}'; channels are whole numbers")
+        channels = tuple(dict.fromkeys(channels))
+    try:
+        w = float(weight) if weight is not None else 1.0
+    except ValueError:
+        raise NeuralgaeError(f"bad weight '{weight}' in layer '{text}'; write e.g. 'block10@0.5'") from None
+    sel = LayerSelection(name, channels, w)
+    if net is not None:
+        info = check_layer(net, name)
+        if channels:
+            bad = [c for c in channels if c >= info.channels]
+            if bad:
+                raise NeuralgaeError(
+                    f"layer '{name}' has {info.channels} channels (0-{info.channels - 1}); channel {bad[0]} does not exist"
+                )
+    return sel
+
+
+def parse_layer_selections(text: str | Sequence[str], net: Network | None = None) -> list[LayerSelection]:
+    """Parse a comma/space separated list (or a list) of layer selections.
+
+    Commas inside a channel list bind to the preceding layer:
+    ``"block8:1,2,3 block10"`` and ``["block8:1,2,3", "block10"]`` both work.
+    """
+    if isinstance(text, str):
+        items = re.findall(r"[A-Za-z_][\w.]*(?::[\d,\s\-]*[\d])?(?:\s*@\s*[-+0-9.eE]+)?", text)
+        leftovers = re.sub(r"[A-Za-z_][\w.]*(?::[\d,\s\-]*[\d])?(?:\s*@\s*[-+0-9.eE]+)?", "", text)
+        if leftovers.strip(" ,;"):
+            raise NeuralgaeError(
+                f"cannot read layers '{text}'; write e.g. 'block10' or 'block8:0-15@0.5, block10'"
+            )
+    else:
+        items = list(text)
+    sels = [parse_layer_selection(i, net) for i in items if str(i).strip()]
+    if not sels:
+        raise NeuralgaeError("no layers given; name at least one, e.g. 'block10' (`nd layers` lists them)")
+    return sels

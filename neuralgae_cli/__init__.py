@@ -1,0 +1,1 @@
+"""The `nd` command line."""

@@ -1,0 +1,1 @@
+"""Built-in renderers (filled in by their own issue)."""

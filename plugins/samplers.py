@@ -1,0 +1,1 @@
+"""Built-in samplers (filled in by their own issue)."""

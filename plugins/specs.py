@@ -1,0 +1,1 @@
+"""Built-in specs (filled in by their own issue)."""

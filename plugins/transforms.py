@@ -1,0 +1,1 @@
+"""Built-in transforms (filled in by their own issue)."""
