@@ -207,3 +207,22 @@ ProgressCallback = Callable[[int, int, str], None]
 
 def no_progress(done: int, total: int, message: str = "") -> None:
     """A progress callback that ignores progress."""
+
+
+@dataclass
+class RenderContext:
+    """What a renderer gets besides the image.
+
+    ``network`` is the loaded network; ``classes`` the frame's (class index,
+    weight) pairs when classes feed back from a sampler (None otherwise);
+    ``rng`` this frame's generator and ``seed`` an integer derived from it for
+    torch; ``progress(done, total, message)`` reports progress within the
+    frame (the engine never prints).
+    """
+
+    network: Any
+    rng: np.random.Generator
+    seed: int = 0
+    index: int = 0
+    classes: list[tuple[int, float]] | None = None
+    progress: ProgressCallback = no_progress

@@ -25,6 +25,7 @@ ENTRY_POINT_GROUP = hookspecs.PROJECT
 BUILTIN_PLUGINS = (
     "neuralgae.plugins.networks",
     "neuralgae.plugins.renderers",
+    "neuralgae.plugins.draw",
     "neuralgae.plugins.transforms",
     "neuralgae.plugins.samplers",
     "neuralgae.plugins.specs",

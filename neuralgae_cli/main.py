@@ -1,2 +1,27 @@
-def main():
-    print("nd")
+"""The `nd` application: each command lives in its own module and registers itself here."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+COMMAND_MODULES = (
+    "neuralgae_cli.dream",
+)
+
+app = typer.Typer(
+    name="nd",
+    help="Neuralgae: DeepDream, deepdraw, animation loops and the Neuralgae chain.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main() -> None:
+    app()

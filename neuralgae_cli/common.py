@@ -1,0 +1,79 @@
+"""Shared pieces of the command line: one-line errors, progress bars, option parsing.
+
+Every command module defines ``register(app)`` and wraps its work in
+:func:`user_errors`, so a :class:`NeuralgaeError` ends as one line on stderr
+with exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from neuralgae.core.components import ProgressCallback
+from neuralgae.core.errors import NeuralgaeError
+
+err_console = Console(stderr=True)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``nd: error: message`` to stderr and return the Exit to raise."""
+    err_console.print(f"[bold red]nd: error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn NeuralgaeError into one line on stderr and exit 1; Ctrl-C into exit 130."""
+    try:
+        yield
+    except NeuralgaeError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        err_console.print("nd: interrupted", highlight=False)
+        raise typer.Exit(130) from None
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, *, enabled: bool = True) -> Iterator[ProgressCallback]:
+    """A rich progress bar on stderr, yielded as an engine progress callback.
+
+    The bar appears only when the work takes more than a moment and stderr is
+    a terminal (or ``enabled`` forces it off).
+    """
+    if not enabled or not sys.stderr.isatty():
+        yield lambda done, total, message="": None
+        return
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[message]}"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    )
+    task = progress.add_task(description, total=None, message="")
+    start = time.monotonic()
+    started = False
+
+    def update(done: int, total: int, message: str = "") -> None:
+        nonlocal started
+        if not started and time.monotonic() - start > 0.5:
+            progress.start()
+            started = True
+        progress.update(task, completed=done, total=total, message=message)
+
+    try:
+        yield update
+    finally:
+        if started:
+            progress.stop()

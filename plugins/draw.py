@@ -1,0 +1,1 @@
+"""Built-in deepdraw renderer (filled in by the deepdraw issue)."""
