@@ -185,12 +185,14 @@ class FrameContext:
     ``index`` counts frames from 0; ``total`` is the number of frames in the
     run; ``rng`` is this frame's own random generator (derived from the run
     seed and the frame index, so resumed runs see the same numbers).
+    ``transforms`` maps names to every registered transform, so a composite
+    transform (sub-region affines, chains) can apply others by name.
     """
 
     index: int
     total: int
     rng: np.random.Generator
-    state: dict = field(default_factory=dict)
+    transforms: dict = field(default_factory=dict)
 
 
 @dataclass
