@@ -1,0 +1,506 @@
+"""Running a pipeline spec: source -> renderer -> (write) -> transforms -> renderer -> ...
+
+Frame 0 is the renderer applied to the source image. Every later frame *k*
+starts from frame *k-1* as it was written (quantised to 8 bits, exactly as the
+PNG on disk holds it), which the spec's transforms change in order; when the
+spec has a sampler, frame *k-1* is also classified by the network and the
+sampler chooses frame *k*'s classes, which the renderer receives as
+``ctx.classes``. Because each frame depends only on the previous PNG, the
+manifest and generators derived from (seed, frame index), a run that is
+killed can be resumed and yields byte-identical frames.
+
+Output folder layout::
+
+    frame_00000.png ...   the frames, written atomically, each carrying its recipe
+    manifest.jsonl        one JSON line per frame, appended once the frame is in place
+    spec.toml             the resolved spec (defaults filled in, paths absolute)
+    NAME.gif / NAME.mp4   the animations, written at the end
+
+The engine never prints: progress goes to the ``progress(done, total,
+message)`` callback and events to the ``run_started``, ``frame_written`` and
+``run_finished`` hooks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .components import FrameContext, ProgressCallback, RenderContext, SamplerContext, no_progress
+from .errors import NeuralgaeError
+from .images import as_rgb_float, atomic_write, load_image, resize, save_image, smooth_noise, to_uint8
+from .plugins import PluginError, PluginHost
+from .spec import Spec, dumps_spec, first_difference, read_toml
+
+MANIFEST = "manifest.jsonl"
+SPEC_FILE = "spec.toml"
+FIRST_RANDOM_CLASSES = 8
+TOP_SEEN = 10
+
+# Independent random streams within a frame, so that adding a transform does
+# not change the numbers the renderer or the sampler draws.
+RENDER_STREAM, TRANSFORM_STREAM, SAMPLER_STREAM, SOURCE_STREAM, TORCH_STREAM = range(5)
+
+
+def frame_rng(seed: int, index: int, stream: int, *more: int) -> np.random.Generator:
+    """The generator of one stream of one frame, derived from (seed, index, stream)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index, stream, *more)))
+
+
+def frame_torch_seed(seed: int, index: int) -> int:
+    """An integer seed for torch generators of frame ``index`` (below 2**63)."""
+    state = np.random.SeedSequence(seed, spawn_key=(index, TORCH_STREAM)).generate_state(2, np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1
+
+
+# -- records ---------------------------------------------------------------------
+
+
+@dataclass
+class FrameRecord:
+    """One written frame: where it is, the image as written, and what made it.
+
+    ``image`` is the quantised float32 (H, W, 3) image (what the PNG holds).
+    ``classes`` are the (class index, weight) pairs passed to the renderer
+    (None without a sampler); ``seen`` the top classes of the previous frame
+    as the network classified it (None without a sampler or for frame 0).
+    """
+
+    index: int
+    path: Path
+    image: np.ndarray
+    renderer: dict
+    transforms: list[dict]
+    classes: list[tuple[int, float]] | None
+    seen: list[tuple[int, float]] | None
+    render_seed: int
+    seconds: float = 0.0
+    sha256: str = ""
+
+    def recipe(self, spec: Spec) -> dict:
+        """Everything needed to remake this frame from the previous one: stored in the PNG."""
+        return {
+            "frame": self.index,
+            "seed": spec.seed,
+            "render_seed": self.render_seed,
+            "renderer": self.renderer,
+            "transforms": self.transforms,
+            "classes": _pairs(self.classes),
+            "spec": spec.to_dict(include_output=False),
+            "spec_name": spec.name,
+        }
+
+    def manifest_entry(self) -> dict:
+        return {
+            "index": self.index,
+            "file": self.path.name,
+            "sha256": self.sha256,
+            "render_seed": self.render_seed,
+            "renderer": self.renderer,
+            "transforms": self.transforms,
+            "classes": _pairs(self.classes),
+            "class_names": _class_names(self.classes),
+            "seen": _pairs(self.seen),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _pairs(classes) -> list[list] | None:
+    return None if classes is None else [[int(i), float(w)] for i, w in classes]
+
+
+def _class_names(classes) -> list[str] | None:
+    if classes is None:
+        return None
+    from .classes import NUM_CLASSES, imagenet_classes
+
+    table = imagenet_classes()
+    return [table[int(i)].name if 0 <= int(i) < NUM_CLASSES else str(i) for i, _ in classes]
+
+
+@dataclass
+class Run:
+    """A run in progress: the spec, the host, the output folder and the frames so far.
+
+    ``entries`` holds the manifest entries of every frame written (including
+    those of an earlier, resumed session); ``records`` the frames written in
+    this session; ``start`` the first frame index this session renders.
+    """
+
+    spec: Spec
+    host: PluginHost
+    dir: Path
+    start: int = 0
+    entries: list[dict] = field(default_factory=list)
+    records: list[FrameRecord] = field(default_factory=list)
+    outputs: list[Path] = field(default_factory=list)
+    resumed: bool = False
+
+    @property
+    def frame_paths(self) -> list[Path]:
+        return [self.dir / e["file"] for e in self.entries]
+
+    @property
+    def done(self) -> int:
+        return len(self.entries)
+
+
+# -- the output folder -------------------------------------------------------------
+
+
+def read_manifest(folder: Path) -> list[dict]:
+    """The complete entries of a manifest: contiguous from frame 0, each with its file present.
+
+    A torn last line (a kill while writing it) and entries after a gap are dropped.
+    """
+    path = folder / MANIFEST
+    if not path.exists():
+        return []
+    entries = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if not line.endswith("\n"):
+                break
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                break
+            if not isinstance(entry, dict) or entry.get("index") != len(entries):
+                break
+            if not (folder / str(entry.get("file", ""))).is_file():
+                break
+            entries.append(entry)
+    return entries
+
+
+def _write_manifest(folder: Path, entries: list[dict]) -> None:
+    text = "".join(json.dumps(e, default=str) + "\n" for e in entries)
+    atomic_write(folder / MANIFEST, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def _append_manifest(folder: Path, entry: dict) -> None:
+    with (folder / MANIFEST).open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry, default=str) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _frame_glob(pattern: str) -> str:
+    start = pattern.index("{")
+    end = pattern.index("}", start)
+    return pattern[:start] + "*" + pattern[end + 1 :]
+
+
+def _fingerprint_of(data: dict) -> dict:
+    d = {k: v for k, v in data.items() if k not in ("frames", "description", "output")}
+    d["frame_pattern"] = data.get("output", {}).get("frame_pattern")
+    return d
+
+
+def _clear_run(folder: Path, spec: Spec) -> None:
+    """Remove what a run writes (frames, manifest, spec, animations, torn temporaries); leave other files."""
+    doomed: set[Path] = set()
+    for e in read_manifest(folder):
+        doomed.add(folder / e["file"])
+    doomed.update(folder.glob(_frame_glob(spec.output.frame_pattern)))
+    doomed.update(folder.glob(".*.part"))
+    for name in (MANIFEST, SPEC_FILE):
+        doomed.add(folder / name)
+    for kind in ("gif", "mp4"):
+        p = spec.output.animation_path(kind, spec.name)
+        if p is not None:
+            doomed.add(p)
+    for p in doomed:
+        if p.is_file():
+            p.unlink()
+
+
+def prepare_output(spec: Spec, *, resume: bool = False, overwrite: bool = False) -> list[dict]:
+    """Check the output folder before any work; return the manifest entries to continue from.
+
+    A fresh run needs an empty (or missing) folder unless ``overwrite``;
+    ``resume`` continues a run of the same spec (or starts one in an empty folder).
+    """
+    folder = spec.output.dir
+    if folder.exists() and not folder.is_dir():
+        raise NeuralgaeError(f"output '{folder}' is a file, not a folder; choose another with --out")
+    has_run = (folder / MANIFEST).exists() or (folder / SPEC_FILE).exists()
+    busy = folder.is_dir() and any(folder.iterdir())
+    if resume and overwrite:
+        raise NeuralgaeError("--resume and --overwrite contradict each other; use one of them")
+    if resume:
+        if has_run:
+            return _resumable_entries(spec, folder)
+        if busy:
+            raise NeuralgaeError(
+                f"cannot resume: output folder '{folder}' holds no run (no {MANIFEST}); "
+                "choose another with --out, or start again with --overwrite"
+            )
+        return []
+    if busy and not overwrite:
+        if has_run:
+            raise NeuralgaeError(
+                f"output folder '{folder}' already holds a run; add --resume to continue it "
+                "or --overwrite to start again"
+            )
+        raise NeuralgaeError(f"output folder '{folder}' is not empty; choose another with --out or add --overwrite")
+    if busy:
+        _clear_run(folder, spec)
+    return []
+
+
+def _resumable_entries(spec: Spec, folder: Path) -> list[dict]:
+    saved_path = folder / SPEC_FILE
+    if not saved_path.exists():
+        raise NeuralgaeError(f"cannot resume: '{saved_path}' is missing; start again with --overwrite")
+    saved = read_toml(saved_path, origin=str(saved_path))
+    diff = first_difference(_fingerprint_of(saved), _fingerprint_of(spec.to_dict()))
+    if diff is not None:
+        key, old, new = diff
+        raise NeuralgaeError(
+            f"cannot resume '{folder}': the spec changed at {key} (was {old!r}, now {new!r}); "
+            "restore it, or start again with --overwrite"
+        )
+    entries = read_manifest(folder)
+    with (folder / MANIFEST).open(encoding="utf-8") as fh:
+        lines = fh.read().count("\n")
+    if lines != len(entries):  # torn or orphaned lines: keep only the complete prefix
+        _write_manifest(folder, entries)
+    return entries
+
+
+# -- the steps of a frame -------------------------------------------------------------
+
+
+def load_source(spec: Spec) -> np.ndarray:
+    """Frame 0's input: the image, bundled sample or smooth noise the spec names."""
+    src = spec.source
+    if src.image is not None:
+        image = load_image(src.image)
+    elif src.sample is not None:
+        import skimage.data
+
+        image = as_rgb_float(getattr(skimage.data, src.sample)())
+    else:
+        width, height = src.noise
+        return smooth_noise(height, width, frame_rng(spec.seed, 0, SOURCE_STREAM))
+    if src.resize is not None:
+        width, height = src.resize
+        image = np.clip(resize(image, height, width), 0.0, 1.0).astype(np.float32)
+    return image
+
+
+def quantise(image: np.ndarray) -> np.ndarray:
+    """The float image exactly as an 8-bit PNG stores it, so resumed runs continue from the same pixels."""
+    return as_rgb_float(to_uint8(image))
+
+
+def classify(network, image: np.ndarray) -> np.ndarray:
+    """Class probabilities (softmax of the logits) of ``image`` at the network's input size."""
+    import torch
+
+    size = int(getattr(network, "input_size", 224))
+    x = torch.from_numpy(np.ascontiguousarray(resize(image, size, size), dtype=np.float32)).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        logits = network.features(x.clamp(0, 1), ["logits"])["logits"].mean(dim=(2, 3))[0]
+    return torch.softmax(logits.double(), dim=0).numpy()
+
+
+def _check_image(result, what: str, frame: int, shape: tuple | None = None) -> np.ndarray:
+    if not isinstance(result, np.ndarray) or result.ndim != 3 or result.shape[2] != 3:
+        got = f"shape {result.shape}" if isinstance(result, np.ndarray) else type(result).__name__
+        raise PluginError(f"{what} returned {got} on frame {frame}; it must return an (H, W, 3) image array")
+    if shape is not None and result.shape != shape:
+        raise PluginError(f"{what} changed the image shape from {shape} to {result.shape} on frame {frame}; transforms must keep it")
+    return np.clip(result.astype(np.float32, copy=False), 0.0, 1.0)
+
+
+def _call(component, what: str, frame: int, *args, **params):
+    try:
+        return component(*args, **params)
+    except NeuralgaeError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{what} (from {component.source}) failed on frame {frame}: {type(exc).__name__}: {exc}") from exc
+
+
+def apply_transforms(image: np.ndarray, spec: Spec, host: PluginHost, index: int) -> np.ndarray:
+    """Apply the spec's transform chain in order, each with its own generator for this frame."""
+    for i, stage in enumerate(spec.transforms):
+        component = host.get("transform", stage.name)
+        ctx = FrameContext(index=index, total=spec.frames, rng=frame_rng(spec.seed, index, TRANSFORM_STREAM, i), transforms=host.transforms)
+        what = f"transform '{stage.name}' (transforms[{i}])"
+        image = _check_image(_call(component, what, index, image, ctx, **stage.params), what, index, image.shape)
+    return image
+
+
+def first_classes(spec: Spec, num_classes: int) -> list[tuple[int, float]]:
+    """Frame 0's classes when a sampler feeds classes back: the renderer's own, or random ones."""
+    given = spec.renderer.given.get("classes")
+    if given:
+        from .classes import parse_class_list
+
+        return [(c.index, w) for c, w in parse_class_list(given)]
+    rng = frame_rng(spec.seed, 0, SAMPLER_STREAM)
+    picks = rng.choice(num_classes, size=min(FIRST_RANDOM_CLASSES, num_classes), replace=False)
+    return [(int(i), 1.0) for i in picks]
+
+
+def sample_classes(spec: Spec, host: PluginHost, probs: np.ndarray, index: int, history: list) -> list[tuple[int, float]]:
+    """Ask the spec's sampler for frame ``index``'s classes, given the previous frame's probabilities."""
+    stage = spec.sampler
+    component = host.get("sampler", stage.name)
+    ctx = SamplerContext(index=index, rng=frame_rng(spec.seed, index, SAMPLER_STREAM), history=history)
+    what = f"sampler '{stage.name}'"
+    result = _call(component, what, index, probs, ctx, **stage.params)
+    try:
+        classes = [(int(i), float(w)) for i, w in result]
+    except (TypeError, ValueError):
+        raise PluginError(f"{what} returned {result!r} on frame {index}; it must return (class index, weight) pairs") from None
+    if not classes:
+        raise PluginError(f"{what} returned no classes on frame {index}")
+    return classes
+
+
+def _top(probs: np.ndarray, n: int = TOP_SEEN) -> list[tuple[int, float]]:
+    order = np.argsort(-probs, kind="stable")[:n]
+    return [(int(i), round(float(probs[i]), 6)) for i in order]
+
+
+# -- the run ------------------------------------------------------------------------------
+
+
+def _rate_message(done_here: int, elapsed: float, left: int) -> str:
+    if done_here == 0 or elapsed <= 0:
+        return ""
+    per = elapsed / done_here
+    eta = per * left
+    rate = f"{1 / per:.2f} frames/s" if per < 1 else f"{per:.1f} s/frame"
+    return f"{rate}, about {eta:.0f} s left" if left else rate
+
+
+def run_spec(
+    spec: Spec,
+    *,
+    host: PluginHost,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: ProgressCallback = no_progress,
+) -> Run:
+    """Render every frame of ``spec`` into its output folder, then write its animations.
+
+    With ``resume``, continues after the last complete frame of an earlier run
+    of the same spec. Raises :class:`NeuralgaeError` before writing anything
+    when the output folder is not usable.
+    """
+    entries = prepare_output(spec, resume=resume, overwrite=overwrite)
+    folder = spec.output.dir
+    folder.mkdir(parents=True, exist_ok=True)
+    spec_text = dumps_spec(spec.to_dict())
+    atomic_write(folder / SPEC_FILE, lambda tmp: Path(tmp).write_text(spec_text, encoding="utf-8"))
+    if not entries:
+        _write_manifest(folder, [])
+    run = Run(spec=spec, host=host, dir=folder, start=len(entries), entries=list(entries), resumed=bool(entries))
+    renderer = host.get("renderer", spec.renderer.name)
+    network = host.network(spec.network)
+    host.pm.hook.run_started(run=run)
+
+    previous = load_image(folder / entries[-1]["file"]) if entries else None
+    history = [[tuple(p) for p in e["classes"]] for e in entries if e.get("classes") is not None]
+    began = time.monotonic()
+    total = spec.frames
+    progress(run.start, total, "resuming" if entries else "starting")
+    for index in range(run.start, total):
+        t0 = time.monotonic()
+        seen = None
+        if index == 0:
+            image = load_source(spec)
+            classes = first_classes(spec, int(getattr(network, "num_classes", 1000))) if spec.sampler else None
+        else:
+            image = apply_transforms(previous, spec, host, index)
+            classes = None
+            if spec.sampler:
+                probs = classify(network, previous)
+                seen = _top(probs)
+                classes = sample_classes(spec, host, probs, index, history)
+
+        def frame_progress(done: int, steps: int, message: str = "", _index=index) -> None:
+            progress(_index, total, f"frame {_index}: {message}" if message else f"frame {_index}")
+
+        render_seed = frame_torch_seed(spec.seed, index)
+        ctx = RenderContext(
+            network=network,
+            rng=frame_rng(spec.seed, index, RENDER_STREAM),
+            seed=render_seed,
+            index=index,
+            classes=classes,
+            progress=frame_progress,
+        )
+        what = f"renderer '{spec.renderer.name}'"
+        rendered = _check_image(_call(renderer, what, index, image, ctx, **spec.renderer.params), what, index)
+        pixels = to_uint8(rendered)
+        record = FrameRecord(
+            index=index,
+            path=folder / spec.output.frame_name(index),
+            image=as_rgb_float(pixels),
+            renderer=spec.renderer.as_table(),
+            transforms=[t.as_table() for t in spec.transforms] if index > 0 else [],
+            classes=classes,
+            seen=seen,
+            render_seed=render_seed,
+        )
+        save_image(record.path, pixels, json.loads(json.dumps(record.recipe(spec), default=str)))
+        record.sha256 = hashlib.sha256(record.path.read_bytes()).hexdigest()
+        record.seconds = time.monotonic() - t0
+        entry = record.manifest_entry()
+        _append_manifest(folder, entry)
+        run.entries.append(entry)
+        run.records.append(record)
+        if classes is not None:
+            history.append(list(classes))
+        previous = record.image
+        host.pm.hook.frame_written(run=run, frame=record)
+        done_here = index + 1 - run.start
+        progress(index + 1, total, _rate_message(done_here, time.monotonic() - began, total - index - 1))
+
+    run.outputs = write_outputs(run, progress=progress)
+    host.pm.hook.run_finished(run=run)
+    return run
+
+
+def write_outputs(run: Run, *, progress: ProgressCallback = no_progress) -> list[Path]:
+    """Assemble the frames into the GIF and/or MP4 the spec asks for."""
+    out = run.spec.output
+    targets = [p for p in (out.animation_path("gif", run.spec.name), out.animation_path("mp4", run.spec.name)) if p]
+    if not targets:
+        return []
+    try:
+        from .movie import write_animation
+    except ImportError:
+        raise NeuralgaeError(
+            "cannot write the GIF/MP4: neuralgae.core.movie is not available; "
+            "the frames are written, set output.gif and output.mp4 to false"
+        ) from None
+    frames = run.frame_paths[: run.spec.frames]
+    written = []
+    for target in targets:
+        written.append(
+            Path(
+                write_animation(
+                    frames, target, fps=out.fps, reverse=out.reverse, pingpong=out.pingpong, loop=out.loop, progress=progress
+                )
+            )
+        )
+    return written
+
+
+def frame_paths(folder: Path) -> Sequence[Path]:
+    """The frames of a finished or interrupted run, in order, from its manifest."""
+    return [folder / e["file"] for e in read_manifest(Path(folder))]

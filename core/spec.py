@@ -1,0 +1,675 @@
+"""Pipeline specs: TOML files that describe a run, validated completely before any work starts.
+
+A spec names a source image (or noise), a renderer with its parameters, a
+chain of inter-frame transforms, an optional category sampler, the number of
+frames, the seed and the outputs. :func:`load_spec` reads one (a file or the
+name of a built-in spec), applies ``--set key.path=value`` overrides and
+returns a validated :class:`Spec`; every problem is reported as one
+:class:`~neuralgae.core.errors.NeuralgaeError` naming the file, the key path
+and what is allowed. Nothing in a spec is ever evaluated as code: values are
+parsed by ``tomllib`` and checked against :data:`SCHEMA` and against the
+parameters the plugins declare.
+
+The key reference in ``docs/spec.md`` contains :func:`schema_markdown`
+verbatim (a test checks it), so documentation and schema cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from .errors import NeuralgaeError, did_you_mean
+from .images import parse_size
+
+SAMPLE_IMAGES = ("astronaut", "camera", "chelsea", "coffee")
+"""Photos bundled with scikit-image (no download) usable as ``source.sample``."""
+
+DEFAULT_NETWORK = "efficientnet-lite0"
+DEFAULT_FRAME_PATTERN = "frame_{index:05d}.png"
+DEFAULT_NOISE = "512x512"
+RESERVED_STAGE_KEYS = ("name",)
+
+_FRAME_PATTERN = re.compile(r"^[^{}/\\]*\{index(?::0?[1-9]\d?d)?\}[^{}/\\]*\.png$")
+
+
+# -- the schema ------------------------------------------------------------------
+
+
+def _check_int(*, low: int) -> Callable[[Any], Any]:
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be a whole number; got {value!r}")
+        if value < low:
+            raise ValueError(f"must be at least {low}; got {value}")
+        return value
+
+    return check
+
+
+def _check_positive_number(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"must be a number; got {value!r}")
+    if value <= 0:
+        raise ValueError(f"must be above 0; got {value}")
+    return float(value)
+
+
+def _check_bool(value):
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false; got {value!r}")
+    return value
+
+
+def _check_str(value):
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"must be a non-empty string; got {value!r}")
+    return value
+
+
+def _check_size(value):
+    if not isinstance(value, str):
+        raise ValueError(f"must be a size written \"WIDTHxHEIGHT\" in quotes, e.g. \"512x512\"; got {value!r}")
+    try:
+        return parse_size(value)
+    except NeuralgaeError as exc:
+        raise ValueError(str(exc).replace("cannot read size", "cannot read")) from None
+
+
+def _check_sample(value):
+    if value not in SAMPLE_IMAGES:
+        hint = did_you_mean(str(value), SAMPLE_IMAGES)
+        raise ValueError(f"must be one of {', '.join(map(repr, SAMPLE_IMAGES))}; got {value!r}{hint}")
+    return value
+
+
+def _check_animation(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip() and "/" not in value and "\\" not in value:
+        return value
+    raise ValueError(f"must be true, false or a file name inside the output folder; got {value!r}")
+
+
+def _check_frame_pattern(value):
+    if not isinstance(value, str) or not _FRAME_PATTERN.match(value):
+        raise ValueError(
+            f"must be a PNG file name containing {{index}} or {{index:05d}} (no other braces, no folders), "
+            f"e.g. \"frame_{{index:05d}}.png\"; got {value!r}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of the spec: its dotted path, type, default and meaning."""
+
+    path: str
+    type: str
+    default: Any
+    doc: str
+    check: Callable[[Any], Any] | None = None
+
+    @property
+    def table(self) -> str:
+        return self.path.rpartition(".")[0]
+
+    @property
+    def name(self) -> str:
+        return self.path.rpartition(".")[2]
+
+
+_NONE = None
+
+SCHEMA: tuple[Key, ...] = (
+    Key("description", "string", "", "One line saying what the spec makes; `nd specs` shows it.", _check_str),
+    Key("seed", "whole number >= 0", 0, "Seeds every random choice. Frame *k* draws from its own generator derived from (seed, k), so a resumed run sees the same numbers.", _check_int(low=0)),
+    Key("frames", "whole number >= 1", 10, "How many frames to render.", _check_int(low=1)),
+    Key("network", "string", DEFAULT_NETWORK, "The network renderers dream with and the sampler classifies with (`nd plugins` lists the installed networks).", _check_str),
+    Key("source.image", "string (path)", _NONE, "Start from this image file. A relative path is relative to the spec file (to the current folder when given with `--set`).", _check_str),
+    Key("source.sample", "string", _NONE, f"Start from a photo bundled with scikit-image: {', '.join(map(repr, SAMPLE_IMAGES))}.", _check_sample),
+    Key("source.noise", "string \"WxH\"", _NONE, f"Start from smooth grey noise of this size (the default when no source is given is \"{DEFAULT_NOISE}\").", _check_size),
+    Key("source.resize", "string \"WxH\"", _NONE, "Resize the image or sample to this size first.", _check_size),
+    Key("renderer.name", "string (required)", _NONE, "The renderer that turns the current image into the next frame (`dream`, `draw`, ...). Every other key of `[renderer]` is one of its parameters (`nd plugins NAME` lists them).", _check_str),
+    Key("transforms[].name", "string (required)", _NONE, "A transform applied to the previous frame before the next one is rendered; `[[transforms]]` tables apply in order. Every other key of the table is one of its parameters.", _check_str),
+    Key("sampler.name", "string (required)", _NONE, "A category sampler. When `[sampler]` is present, each frame is classified by the network and the sampler chooses the classes of the next frame (passed to the renderer). Every other key is one of its parameters.", _check_str),
+    Key("output.dir", "string (path)", "runs/SPEC-NAME", "Folder for the frames, `manifest.jsonl`, the resolved `spec.toml` and the animations. A relative path is relative to the current folder. `--out` overrides it.", _check_str),
+    Key("output.frame_pattern", "string", DEFAULT_FRAME_PATTERN, "File name of each frame: a PNG name containing `{index}` with optional zero padding (`{index:05d}`), so that sorting the names gives the order.", _check_frame_pattern),
+    Key("output.gif", "true, false or file name", False, "Write an animated GIF of all frames at the end (`true` names it after the spec).", _check_animation),
+    Key("output.mp4", "true, false or file name", False, "Write an MP4 video of all frames at the end (`true` names it after the spec).", _check_animation),
+    Key("output.fps", "number > 0", 12.0, "Frames per second of the GIF and MP4.", _check_positive_number),
+    Key("output.reverse", "true or false", False, "Play the animations backwards (a zoom-in loop becomes a zoom-out).", _check_bool),
+    Key("output.pingpong", "true or false", False, "Play forwards then backwards, so the animation loops without a jump.", _check_bool),
+    Key("output.loop", "whole number >= 0", 0, "How many times the GIF loops (0: forever).", _check_int(low=0)),
+)
+
+SCHEMA_BY_PATH = {k.path: k for k in SCHEMA}
+TOP_LEVEL_KEYS = ("description", "seed", "frames", "network", "source", "renderer", "transforms", "sampler", "output")
+FIXED_TABLES = ("source", "output")
+
+
+def schema_markdown() -> str:
+    """The key reference table of ``docs/spec.md``, generated from :data:`SCHEMA`."""
+    lines = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for k in SCHEMA:
+        if k.default is None:
+            default = "—"
+        elif k.path == "output.dir":
+            default = f"`{k.default}`"
+        else:
+            default = f"`{_toml_value(k.default)}`"
+        lines.append(f"| `{k.path}` | {k.type} | {default} | {k.doc} |")
+    return "\n".join(lines) + "\n"
+
+
+# -- the validated spec -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A renderer, transform or sampler as a spec uses it: its name and bound parameters.
+
+    ``params`` holds every parameter with defaults filled in; ``given`` only
+    those the spec wrote.
+    """
+
+    name: str
+    params: dict
+    given: dict = field(default_factory=dict)
+
+    def as_table(self) -> dict:
+        return {"name": self.name, **{k: v for k, v in self.params.items() if v is not None}}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where frame 0 comes from: exactly one of ``image``, ``sample`` or ``noise`` (W, H)."""
+
+    image: Path | None = None
+    sample: str | None = None
+    noise: tuple[int, int] | None = None
+    resize: tuple[int, int] | None = None
+
+    def as_table(self) -> dict:
+        out: dict = {}
+        if self.image is not None:
+            out["image"] = str(self.image)
+        if self.sample is not None:
+            out["sample"] = self.sample
+        if self.noise is not None:
+            out["noise"] = f"{self.noise[0]}x{self.noise[1]}"
+        if self.resize is not None:
+            out["resize"] = f"{self.resize[0]}x{self.resize[1]}"
+        return out
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where and how a run writes its frames and animations."""
+
+    dir: Path
+    frame_pattern: str = DEFAULT_FRAME_PATTERN
+    gif: bool | str = False
+    mp4: bool | str = False
+    fps: float = 12.0
+    reverse: bool = False
+    pingpong: bool = False
+    loop: int = 0
+
+    def frame_name(self, index: int) -> str:
+        return self.frame_pattern.format(index=index)
+
+    def animation_path(self, kind: str, spec_name: str) -> Path | None:
+        """The GIF or MP4 file to write, or None when that output is off."""
+        value = getattr(self, kind)
+        if value is False:
+            return None
+        return self.dir / (f"{spec_name}.{kind}" if value is True else value)
+
+    def as_table(self) -> dict:
+        return {
+            "dir": str(self.dir),
+            "frame_pattern": self.frame_pattern,
+            "gif": self.gif,
+            "mp4": self.mp4,
+            "fps": self.fps,
+            "reverse": self.reverse,
+            "pingpong": self.pingpong,
+            "loop": self.loop,
+        }
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated pipeline spec. ``origin`` labels it in messages (the file as given)."""
+
+    name: str
+    origin: str
+    path: Path | None
+    description: str
+    seed: int
+    frames: int
+    network: str
+    source: Source
+    renderer: Stage
+    transforms: tuple[Stage, ...]
+    sampler: Stage | None
+    output: Output
+
+    def to_dict(self, *, include_output: bool = True) -> dict:
+        """The resolved spec as plain TOML values (paths absolute, defaults filled in)."""
+        out: dict = {
+            "description": self.description,
+            "seed": self.seed,
+            "frames": self.frames,
+            "network": self.network,
+            "source": self.source.as_table(),
+            "renderer": self.renderer.as_table(),
+            "transforms": [t.as_table() for t in self.transforms],
+        }
+        if self.sampler is not None:
+            out["sampler"] = self.sampler.as_table()
+        if include_output:
+            out["output"] = self.output.as_table()
+        return _plain(out)
+
+    def fingerprint(self) -> dict:
+        """What must not change for a run to be resumed: everything but frames, outputs and description."""
+        d = self.to_dict(include_output=False)
+        d.pop("frames")
+        d.pop("description")
+        return d
+
+
+def _plain(value):
+    """Tuples -> lists, recursively, so the spec compares equal after a TOML round trip."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# -- reading ---------------------------------------------------------------------
+
+
+def read_toml(path: Path, *, origin: str) -> dict:
+    """Parse a TOML file; syntax errors name the file and the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NeuralgaeError(f"spec file '{origin}' does not exist") from None
+    except IsADirectoryError:
+        raise NeuralgaeError(f"'{origin}' is a folder, not a spec file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NeuralgaeError(f"cannot read spec file '{origin}': {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise NeuralgaeError(f"{origin}: not valid TOML: {exc}") from None
+
+
+def find_spec(name_or_path: str | Path, host) -> tuple[Path, str, str]:
+    """Resolve a spec argument: an existing file, or the name of a registered spec.
+
+    Returns (file, origin label, spec name).
+    """
+    text = str(name_or_path)
+    path = Path(text)
+    if path.suffix == ".toml" or path.exists() or "/" in text or "\\" in text:
+        if not path.exists():
+            hint = did_you_mean(path.stem, host.specs) if path.suffix == ".toml" else ""
+            raise NeuralgaeError(
+                f"spec file '{text}' does not exist{hint.replace('; did you mean', '; a built-in spec is called') if hint else ''}"
+            )
+        if path.is_dir():
+            raise NeuralgaeError(f"'{text}' is a folder, not a spec file")
+        return path, text, path.stem
+    if text in host.specs:
+        entry = host.specs[text]
+        return Path(entry.path), f"{text} (built-in spec)" if entry.source == "built-in" else f"{text} (spec from {entry.source})", text
+    known = list(host.specs)
+    raise NeuralgaeError(
+        f"no spec file or built-in spec called '{text}'{did_you_mean(text, known)} "
+        f"(built-in specs: {', '.join(known) or 'none'}; `nd specs` lists them)"
+    )
+
+
+# -- overrides ---------------------------------------------------------------------
+
+
+_PATH_PART = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def parse_value(text: str):
+    """Parse an override value as a TOML value; anything else is taken as a bare string.
+
+    ``5`` -> 5, ``0.02`` -> 0.02, ``true`` -> True, ``[1, 2]`` -> [1, 2],
+    ``"a b"`` -> 'a b', ``128x128`` -> '128x128'. Never evaluated as code.
+    """
+    if "\n" in text or "\r" in text:
+        return text
+    try:
+        parsed = tomllib.loads(f"value = {text}")
+    except tomllib.TOMLDecodeError:
+        return text
+    if set(parsed) != {"value"}:
+        return text
+    return parsed["value"]
+
+
+def apply_overrides(data: dict, overrides: Sequence[str], *, cwd: Path | None = None) -> dict:
+    """Apply ``key.path=value`` overrides to a parsed spec; returns a new dict.
+
+    Numbers in the path index arrays (``transforms.0.scale``); an index one
+    past the end appends a new table. ``source.image`` given here is relative
+    to the current folder.
+    """
+    data = _deep_copy(data)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        label = f"--set {item}"
+        if not sep or not key:
+            raise NeuralgaeError(f"{label}: write KEY.PATH=VALUE, e.g. --set renderer.steps=5")
+        parts = key.split(".")
+        if any(not _PATH_PART.match(p) for p in parts):
+            raise NeuralgaeError(f"{label}: '{key}' is not a key path; write names separated by dots, e.g. transforms.0.scale")
+        value = parse_value(raw.strip())
+        if parts == ["source", "image"] and isinstance(value, str):
+            value = str((cwd or Path.cwd()) / Path(value).expanduser())
+        if len(parts) == 2 and parts[0] == "source" and parts[1] in ("image", "sample", "noise"):
+            src = data.get("source")
+            if isinstance(src, dict):  # a new start replaces the old one
+                for other in ("image", "sample", "noise"):
+                    src.pop(other, None)
+        _set_path(data, parts, value, label)
+    return data
+
+
+def _deep_copy(value):
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+def _set_path(data: dict, parts: list[str], value, label: str) -> None:
+    node = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        where = ".".join(parts[:i]) or "the spec"
+        if isinstance(node, list):
+            if not part.isdigit():
+                raise NeuralgaeError(f"{label}: '{where}' is a list; index it with a number, e.g. {where}.0")
+            idx = int(part)
+            if idx > len(node):
+                raise NeuralgaeError(
+                    f"{label}: '{where}' has {len(node)} entries (indices 0 to {len(node) - 1}); "
+                    f"use an index up to {len(node)} (which adds one)"
+                )
+            if last:
+                if idx == len(node):
+                    node.append(value)
+                else:
+                    node[idx] = value
+                return
+            if idx == len(node):
+                node.append({})
+            node = node[idx]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+                return
+            if part not in node:
+                node[part] = [] if part == "transforms" else {}
+            node = node[part]
+        else:
+            raise NeuralgaeError(f"{label}: '{where}' is a single value, not a table; it has no key '{part}'")
+
+
+# -- validation ----------------------------------------------------------------------
+
+
+def _fail(origin: str, where: str, message: str) -> NeuralgaeError:
+    return NeuralgaeError(f"{origin}: {where} {message}" if where else f"{origin}: {message}")
+
+
+def _check_keys(origin: str, table: dict, allowed: Sequence[str], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            hint = did_you_mean(key, allowed)
+            place = f"in [{where}]" if where else "at the top level"
+            raise NeuralgaeError(
+                f"{origin}: unknown key '{key}' {place}{hint or ''}"
+                + ("" if hint else f" (allowed: {', '.join(allowed)})")
+            )
+
+
+def _value(origin: str, table: dict, path: str):
+    key = SCHEMA_BY_PATH[path]
+    if key.name not in table:
+        return key.default
+    try:
+        return key.check(table[key.name]) if key.check else table[key.name]
+    except ValueError as exc:
+        raise _fail(origin, path, str(exc)) from None
+
+
+def _table(origin: str, data: dict, name: str) -> dict:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise NeuralgaeError(f"{origin}: '{name}' must be a table ([{name}]); got {value!r}")
+    return value
+
+
+def _stage(origin: str, table, where: str, kind: str, host) -> Stage:
+    if not isinstance(table, dict):
+        raise NeuralgaeError(f"{origin}: {where} must be a table with a 'name' key; got {table!r}")
+    if "name" not in table:
+        known = list(host.registry(kind))
+        raise NeuralgaeError(
+            f"{origin}: {where} needs a 'name' naming the {kind} (installed: {', '.join(known) or 'none'})"
+        )
+    name = table["name"]
+    if not isinstance(name, str):
+        raise NeuralgaeError(f"{origin}: {where}.name must be a string; got {name!r}")
+    registry = host.registry(kind)
+    if name not in registry:
+        known = list(registry)
+        raise NeuralgaeError(
+            f"{origin}: {where}: unknown {kind} '{name}'{did_you_mean(name, known)} "
+            f"(installed: {', '.join(known) or 'none'}; `nd plugins` lists them)"
+        )
+    component = registry[name]
+    given = {k: v for k, v in table.items() if k not in RESERVED_STAGE_KEYS}
+    params = component.bind(given, where=f"{origin}: {where} ({name})")
+    return Stage(name, params, given)
+
+
+def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, out: str | Path | None = None) -> Spec:
+    """Check a parsed spec against the schema and the installed plugins; return a :class:`Spec`."""
+    if not isinstance(data, dict):
+        raise NeuralgaeError(f"{origin}: a spec must be a TOML table")
+    _check_keys(origin, data, TOP_LEVEL_KEYS, "")
+
+    description = _value(origin, data, "description")
+    seed = _value(origin, data, "seed")
+    frames = _value(origin, data, "frames")
+    network = _value(origin, data, "network")
+    if network not in host.networks:
+        known = list(host.networks)
+        raise _fail(origin, "network", f"'{network}' is not installed{did_you_mean(network, known)} (installed: {', '.join(known) or 'none'})")
+
+    src = _table(origin, data, "source")
+    _check_keys(origin, src, [k.name for k in SCHEMA if k.table == "source"], "source")
+    starts = [k for k in ("image", "sample", "noise") if k in src]
+    if len(starts) > 1:
+        raise _fail(origin, "source", f"gives both '{starts[0]}' and '{starts[1]}'; choose one of image, sample or noise")
+    image = _value(origin, src, "source.image")
+    resize = _value(origin, src, "source.resize")
+    noise = _value(origin, src, "source.noise")
+    if not starts:
+        noise = parse_size(DEFAULT_NOISE)
+    if noise is not None and resize is not None:
+        raise _fail(origin, "source.resize", "applies only to an image or sample; for noise, set source.noise to the size you want")
+    if image is not None:
+        image = Path(image).expanduser()
+        if not image.is_absolute():
+            image = base_dir / image
+        image = image.resolve()
+        if not image.is_file():
+            raise _fail(origin, "source.image", f"'{src['image']}' does not exist (looked for {image})")
+    source = Source(image=image, sample=_value(origin, src, "source.sample"), noise=noise, resize=resize)
+
+    if "renderer" not in data:
+        known = list(host.renderers)
+        raise NeuralgaeError(f"{origin}: missing [renderer] table; add one with a name (installed: {', '.join(known) or 'none'})")
+    renderer = _stage(origin, data["renderer"], "renderer", "renderer", host)
+
+    transforms = data.get("transforms", [])
+    if isinstance(transforms, dict):
+        raise NeuralgaeError(f"{origin}: 'transforms' must be an array of tables: write [[transforms]], not [transforms]")
+    if not isinstance(transforms, list):
+        raise NeuralgaeError(f"{origin}: 'transforms' must be an array of tables ([[transforms]]); got {transforms!r}")
+    stages = tuple(_stage(origin, t, f"transforms[{i}]", "transform", host) for i, t in enumerate(transforms))
+
+    sampler = None
+    if "sampler" in data:
+        sampler = _stage(origin, data["sampler"], "sampler", "sampler", host)
+
+    outt = _table(origin, data, "output")
+    _check_keys(origin, outt, [k.name for k in SCHEMA if k.table == "output"], "output")
+    out_dir = Path(out) if out is not None else Path(_value(origin, outt, "output.dir") if "dir" in outt else Path("runs") / name)
+    output = Output(
+        dir=out_dir.expanduser().absolute(),
+        frame_pattern=_value(origin, outt, "output.frame_pattern"),
+        gif=_value(origin, outt, "output.gif"),
+        mp4=_value(origin, outt, "output.mp4"),
+        fps=float(_value(origin, outt, "output.fps")),
+        reverse=_value(origin, outt, "output.reverse"),
+        pingpong=_value(origin, outt, "output.pingpong"),
+        loop=_value(origin, outt, "output.loop"),
+    )
+    return Spec(
+        name=name,
+        origin=origin,
+        path=None,
+        description=description,
+        seed=seed,
+        frames=frames,
+        network=network,
+        source=source,
+        renderer=renderer,
+        transforms=stages,
+        sampler=sampler,
+        output=output,
+    )
+
+
+def load_spec(
+    name_or_path: str | Path,
+    *,
+    host,
+    overrides: Sequence[str] = (),
+    frames: int | None = None,
+    out: str | Path | None = None,
+) -> Spec:
+    """Read, override and validate a spec file or built-in spec; nothing is written."""
+    path, origin, name = find_spec(name_or_path, host)
+    data = read_toml(path, origin=origin)
+    if overrides:
+        data = apply_overrides(data, overrides)
+    if frames is not None:
+        if frames < 1:
+            raise NeuralgaeError(f"--frames must be at least 1; got {frames}")
+        data["frames"] = frames
+    spec = validate_spec(data, host=host, origin=origin, name=name, base_dir=path.resolve().parent, out=out)
+    return _with_path(spec, path)
+
+
+def _with_path(spec: Spec, path: Path) -> Spec:
+    from dataclasses import replace
+
+    return replace(spec, path=path)
+
+
+# -- writing ----------------------------------------------------------------------------
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value if v is not None) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items() if v is not None) + "}"
+    raise NeuralgaeError(f"cannot write {value!r} ({type(value).__name__}) into a TOML spec")
+
+
+def _toml_pairs(table: dict) -> list[str]:
+    return [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+
+
+def dumps_spec(data: dict) -> str:
+    """Write a resolved spec dict (as from :meth:`Spec.to_dict`) as TOML that :func:`load_spec` reads back."""
+    lines = ["# Resolved spec written by nd run: every value, defaults filled in.", ""]
+    scalars = {k: v for k, v in data.items() if not isinstance(v, dict) and k != "transforms"}
+    lines += _toml_pairs(scalars)
+    for key in ("source", "renderer", "transforms", "sampler", "output"):
+        if key == "transforms":
+            for t in data.get("transforms", []):
+                lines += ["", "[[transforms]]", *_toml_pairs(t)]
+        elif key in data:
+            lines += ["", f"[{key}]", *_toml_pairs(data[key])]
+    return "\n".join(lines) + "\n"
+
+
+def first_difference(old, new, path: str = "") -> tuple[str, Any, Any] | None:
+    """The first key path where two resolved specs differ, with both values, or None."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for k in list(old) + [k for k in new if k not in old]:
+            sub = f"{path}.{k}" if path else k
+            if k not in old or k not in new:
+                return sub, old.get(k, "(absent)"), new.get(k, "(absent)")
+            found = first_difference(old[k], new[k], sub)
+            if found:
+                return found
+        return None
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) != len(new):
+            return path, f"{len(old)} entries", f"{len(new)} entries"
+        for i, (a, b) in enumerate(zip(old, new)):
+            found = first_difference(a, b, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    return (path, old, new) if old != new else None
