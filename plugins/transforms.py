@@ -31,7 +31,7 @@ from neuralgae.core.components import FrameContext
 from neuralgae.core.errors import NeuralgaeError, did_you_mean
 from neuralgae.core.hookspecs import hookimpl
 
-from .shift_functions import ShiftFunction, shift_amounts
+from .shift_functions import SHIFT_FUNCTIONS, ShiftFunction, shift_amounts
 
 Boundary = Literal["reflect", "mirror", "nearest", "wrap", "black"]
 Direction = Literal["vertical", "horizontal"]
@@ -297,7 +297,7 @@ def line_shifts(
 
 
 def _check_shift_params(transform: str, function: str, period: float, lower: int, upper: int) -> None:
-    _check_choice(transform, "function", function, ("constant", "linear", "sine", "random"))
+    _check_choice(transform, "function", function, SHIFT_FUNCTIONS)
     if function == "sine" and not period > 0:
         raise _fail(transform, f"parameter 'period' must be > 0 (the wavelength in pixels); got {period}")
     if function == "random" and lower > upper:
@@ -453,20 +453,23 @@ def _edges(image: np.ndarray, *, operator: str, mix: float, gain: float, colour:
     return _finish((1.0 - mix) * image + mix * edges)
 
 
-def sobel(image: np.ndarray, ctx: FrameContext, *, mix: float = 1.0, gain: float = 1.0, colour: bool = False) -> np.ndarray:
+def sobel(image: np.ndarray, ctx: FrameContext, *, mix: float = 0.5, gain: float = 2.0, colour: bool = False) -> np.ndarray:
     """Replace the image by its Sobel edges: edges crawl like the Game of Life.
 
     mix: 1 gives the edge image alone (the seed's transform, which drops all
-        colour); smaller values blend the edges over the original frame.
+        colour); smaller values blend the edges over the frame. The default,
+        0.5, keeps a transform-only loop alive: edges of edges grow into
+        bubbling outlines instead of fading to black or to noise.
     gain: multiplies the edge strength before clipping to [0, 1]; a unit step
-        edge has strength 1.
+        edge has strength 1. Large gains (4 and up, with mix 1) saturate
+        into crawling black-and-white noise.
     colour: take the edges of each colour channel (keeps some colour) rather
         than of the grey image.
     """
     return _edges(image, operator="sobel", mix=mix, gain=gain, colour=colour)
 
 
-def prewitt(image: np.ndarray, ctx: FrameContext, *, mix: float = 1.0, gain: float = 1.0, colour: bool = False) -> np.ndarray:
+def prewitt(image: np.ndarray, ctx: FrameContext, *, mix: float = 0.5, gain: float = 2.0, colour: bool = False) -> np.ndarray:
     """Replace the image by its Prewitt edges: like sobel, falls apart faster.
 
     mix: 1 gives the edge image alone; smaller values blend it over the frame.
@@ -650,7 +653,7 @@ _DEFAULT_TILE_STEPS = [
     {"name": "zoom", "scale": 0.05},
     {"name": "rotate", "angle": 3.0},
     {"name": "rotate", "angle": -3.0},
-    {"name": "zoom", "scale": -0.05},
+    {"name": "stretch", "scale": 0.05, "direction": "horizontal"},
 ]
 
 
