@@ -16,6 +16,7 @@ versions. See ``docs/samplers.md``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -279,6 +280,14 @@ def fixed(probs: np.ndarray | None, ctx: SamplerContext, *, classes: list[str], 
     return [(i, w / top) for i, w in weights.items()]
 
 
+@lru_cache(maxsize=1)
+def _group_labels() -> np.ndarray:
+    """The group name of every class ("" for none), for vectorised lookups."""
+    labels = np.array([group_of(i) or "" for i in range(NUM_CLASSES)])
+    labels.flags.writeable = False
+    return labels
+
+
 def _recent_log_penalties(
     history: list, *, memory: int, class_penalty: float, group_penalty: float, group_share: float
 ) -> np.ndarray:
@@ -290,7 +299,7 @@ def _recent_log_penalties(
     logs = np.zeros(NUM_CLASSES)
     if memory == 0:
         return logs
-    group_index = np.array([group_of(i) or "" for i in range(NUM_CLASSES)])
+    group_index = _group_labels()
     for frame in history[-memory:]:
         used = np.array(sorted({int(i) for i, _ in frame}), dtype=int)
         if used.size:
@@ -307,9 +316,9 @@ def avoid_attractors(
     *,
     n: int = 100,
     s: int = 8,
-    memory: int = 4,
-    class_penalty: float = 0.1,
-    group_penalty: float = 0.35,
+    memory: int = 8,
+    class_penalty: float = 0.25,
+    group_penalty: float = 0.2,
     group_share: float = 0.25,
     weighted: bool = False,
     cutoff: float = 0.001,
