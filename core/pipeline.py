@@ -303,11 +303,17 @@ def quantise(image: np.ndarray) -> np.ndarray:
 
 
 def classify(network, image: np.ndarray) -> np.ndarray:
-    """Class probabilities (softmax of the logits) of ``image`` at the network's input size."""
+    """Class probabilities (softmax of the logits) of ``image`` at the network's input size.
+
+    The network sees what ``nd classify`` shows it: the shorter side scaled to
+    its input size, the centre square cropped.
+    """
     import torch
 
-    size = int(getattr(network, "input_size", 224))
-    x = torch.from_numpy(np.ascontiguousarray(resize(image, size, size), dtype=np.float32)).permute(2, 0, 1)[None]
+    from .classify import fit_to_input
+
+    view = fit_to_input(image, int(getattr(network, "input_size", 224)))
+    x = torch.from_numpy(np.ascontiguousarray(view, dtype=np.float32)).permute(2, 0, 1)[None]
     with torch.no_grad():
         logits = network.features(x.clamp(0, 1), ["logits"])["logits"].mean(dim=(2, 3))[0]
     return torch.softmax(logits.double(), dim=0).numpy()

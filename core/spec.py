@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -474,7 +475,7 @@ def _table(origin: str, data: dict, name: str) -> dict:
     return value
 
 
-def _stage(origin: str, table, where: str, kind: str, host) -> Stage:
+def _stage(origin: str, table, where: str, kind: str, host, base_dir: Path) -> Stage:
     if not isinstance(table, dict):
         raise NeuralgaeError(f"{origin}: {where} must be a table with a 'name' key; got {table!r}")
     if "name" not in table:
@@ -495,7 +496,17 @@ def _stage(origin: str, table, where: str, kind: str, host) -> Stage:
     component = registry[name]
     given = {k: v for k, v in table.items() if k not in RESERVED_STAGE_KEYS}
     params = component.bind(given, where=f"{origin}: {where} ({name})")
+    for key, value in params.items():
+        if isinstance(value, (str, Path)) and _is_path_param(component.params[key]):
+            path = Path(value).expanduser()
+            params[key] = str(path if path.is_absolute() else (base_dir / path).resolve())
     return Stage(name, params, given)
+
+
+def _is_path_param(param) -> bool:
+    """Parameters annotated ``Path`` (or ``Path | None``) name files relative to the spec."""
+    t = param.type
+    return t is Path or Path in typing.get_args(t)
 
 
 def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, out: str | Path | None = None) -> Spec:
@@ -536,18 +547,18 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
     if "renderer" not in data:
         known = list(host.renderers)
         raise NeuralgaeError(f"{origin}: missing [renderer] table; add one with a name (installed: {', '.join(known) or 'none'})")
-    renderer = _stage(origin, data["renderer"], "renderer", "renderer", host)
+    renderer = _stage(origin, data["renderer"], "renderer", "renderer", host, base_dir)
 
     transforms = data.get("transforms", [])
     if isinstance(transforms, dict):
         raise NeuralgaeError(f"{origin}: 'transforms' must be an array of tables: write [[transforms]], not [transforms]")
     if not isinstance(transforms, list):
         raise NeuralgaeError(f"{origin}: 'transforms' must be an array of tables ([[transforms]]); got {transforms!r}")
-    stages = tuple(_stage(origin, t, f"transforms[{i}]", "transform", host) for i, t in enumerate(transforms))
+    stages = tuple(_stage(origin, t, f"transforms[{i}]", "transform", host, base_dir) for i, t in enumerate(transforms))
 
     sampler = None
     if "sampler" in data:
-        sampler = _stage(origin, data["sampler"], "sampler", "sampler", host)
+        sampler = _stage(origin, data["sampler"], "sampler", "sampler", host, base_dir)
 
     outt = _table(origin, data, "output")
     _check_keys(origin, outt, [k.name for k in SCHEMA if k.table == "output"], "output")

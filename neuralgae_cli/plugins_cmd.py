@@ -1,0 +1,140 @@
+"""`nd plugins [NAME]`: what is installed, where it comes from, and its parameters."""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+
+import typer
+
+from neuralgae.core.components import Component
+from neuralgae.core.errors import NeuralgaeError, did_you_mean
+from neuralgae.core.plugins import PluginHost, default_host
+from neuralgae_cli.common import user_errors
+
+SECTIONS = (
+    ("renderer", "renderers"),
+    ("transform", "transforms"),
+    ("sampler", "samplers"),
+    ("network", "networks"),
+    ("spec", "specs"),
+    ("text_generator", "text generators"),
+)
+
+
+def _registry(host: PluginHost, kind: str) -> dict:
+    if kind == "network":
+        return host.networks
+    if kind == "spec":
+        return host.specs
+    return host.registry(kind)
+
+
+def _summary(item) -> str:
+    return item.summary if isinstance(item, Component) else item.description
+
+
+def type_name(annotation) -> str:
+    """A readable type: ``float``, ``'auto' | 'always' | 'never'``, ``str | None``, ``list[str]``."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if annotation is inspect.Parameter.empty or annotation is typing.Any:
+        return "any"
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join("None" if a is type(None) else type_name(a) for a in args)
+    if origin is not None:
+        inner = ", ".join("..." if a is Ellipsis else type_name(a) for a in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{inner}]" if args else getattr(origin, "__name__", str(origin))
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def describe_param(param) -> str:
+    default = "required" if param.required else f"default {param.default!r}"
+    return f"{param.name}: {type_name(param.type)} ({default})"
+
+
+def _params_line(component: Component) -> str:
+    if not component.params:
+        return "no parameters"
+    return ", ".join(p.name if p.required else f"{p.name}={p.default!r}" for p in component.params.values())
+
+
+def listing(host: PluginHost, kind: str | None = None) -> list[str]:
+    """Every registered component, network and spec, grouped by kind, with source and parameters."""
+    lines: list[str] = []
+    for k, title in SECTIONS:
+        if kind and k != kind:
+            continue
+        table = _registry(host, k)
+        if not table:
+            continue
+        if lines:
+            lines.append("")
+        lines.append(f"{title}:")
+        width = max(len(n) for n in table)
+        for name, item in table.items():
+            lines.append(f"  {name:<{width}}  [{item.source}]  {_summary(item)}".rstrip())
+            if isinstance(item, Component):
+                lines.append(f"  {'':<{width}}  {_params_line(item)}")
+    return lines
+
+
+def hooks_listing(host: PluginHost) -> list[str]:
+    """Each loaded plugin, where it comes from, and the hooks it implements."""
+    lines = ["plugins:"]
+    for name, plugin in sorted(host.pm.list_name_plugin(), key=lambda np_: np_[0]):
+        hooks = sorted(impl.name for impl in host.pm.get_hookcallers(plugin) or [])
+        lines.append(f"  {name}  [{host.sources.get(plugin, '?')}]  {', '.join(hooks) or 'no hooks'}")
+    return lines
+
+
+def describe(host: PluginHost, name: str, kind: str | None = None) -> list[str]:
+    """The full documentation of every item called ``name`` (a transform and a spec may share a name)."""
+    found = []
+    for k, title in SECTIONS:
+        if kind and k != kind:
+            continue
+        table = _registry(host, k)
+        if name in table:
+            found.append((k, table[name]))
+    if not found:
+        known = sorted({n for k, _ in SECTIONS for n in _registry(host, k)})
+        raise NeuralgaeError(f"no plugin component called '{name}'{did_you_mean(name, known)} (`nd plugins` lists them all)")
+    lines: list[str] = []
+    for k, item in found:
+        if lines:
+            lines += ["", "---", ""]
+        lines.append(f"{k.replace('_', ' ')} '{name}'  [{item.source}]")
+        if isinstance(item, Component):
+            lines += ["", item.doc or "(no documentation)", "", "parameters:"]
+            lines += [f"  {describe_param(p)}" for p in item.params.values()] or ["  none"]
+        elif k == "spec":
+            lines += ["", item.description or "(no description)", f"file: {item.path}", f"run it: nd run {name}"]
+        else:
+            lines += ["", item.description or "(no description)"]
+    return lines
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plugins")
+    def plugins_command(
+        name: str | None = typer.Argument(None, help="Show one transform, sampler, renderer, network or spec in full."),
+        kind: str | None = typer.Option(None, "--kind", "-k", help="Only this kind: renderer, transform, sampler, network, spec, text_generator."),
+        hooks: bool = typer.Option(False, "--hooks", help="List the loaded plugins and the hooks each implements."),
+    ) -> None:
+        """List installed transforms, samplers, renderers, networks and specs with their sources and parameters."""
+        with user_errors():
+            kinds = [k for k, _ in SECTIONS]
+            if kind is not None and kind not in kinds:
+                raise NeuralgaeError(f"unknown kind '{kind}'{did_you_mean(kind, kinds)} (kinds: {', '.join(kinds)})")
+            host = default_host()
+            if hooks:
+                lines = hooks_listing(host)
+            elif name:
+                lines = describe(host, name, kind)
+            else:
+                lines = listing(host, kind) or [f"no {dict(SECTIONS)[kind or 'renderer']} installed" if kind else "nothing installed"]
+            typer.echo("\n".join(lines))
+
