@@ -1,0 +1,108 @@
+"""`nd gif`: assemble a folder of frames, a GIF or a video into a GIF, MP4 or WebM; reverse; ping-pong."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.movie import (
+    ANIMATION_SUFFIXES,
+    list_frames,
+    played_fps,
+    read_animation,
+    write_animation,
+)
+
+from .common import progress_bar, user_errors
+
+DEFAULT_FPS = 12.0
+console = Console()
+
+
+def spill_frames(frames: Iterable[np.ndarray], folder: Path) -> list[Path]:
+    """Save decoded frames as .npy files in ``folder`` so they can be replayed in any order with bounded memory."""
+    paths = []
+    for i, frame in enumerate(frames):
+        path = folder / f"{i:06d}.npy"
+        np.save(path, frame)
+        paths.append(path)
+    return paths
+
+
+def _human_bytes(n: int) -> str:
+    for unit in ("bytes", "KB", "MB"):
+        if n < 1024 or unit == "MB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def gif_command(
+    source: Annotated[Path, typer.Argument(help="A folder of frames (natural order: frame_2 before frame_10), a GIF, or a video.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write: .gif, .mp4 or .webm.")],
+    fps: Annotated[Optional[float], typer.Option(help="Frames per second (default: the source's rate, or 12 for a folder).")] = None,
+    reverse: Annotated[bool, typer.Option("--reverse", help="Play backwards.")] = False,
+    pingpong: Annotated[bool, typer.Option("--pingpong", help="Play forward then back, for a seamless loop.")] = False,
+    loop: Annotated[int, typer.Option(help="GIF: how many times it plays; 0 means forever.")] = 0,
+) -> None:
+    """Make a GIF or MP4 from frames; reverse or ping-pong an existing GIF or video."""
+    with user_errors():
+        suffix = output.suffix.lower()
+        if suffix not in ANIMATION_SUFFIXES:
+            raise NeuralgaeError(
+                f"cannot write '{output}': unknown animation type '{output.suffix}'; use one of {', '.join(ANIMATION_SUFFIXES)}"
+            )
+        if output.is_dir():
+            raise NeuralgaeError(f"output '{output}' is a folder; give a file name such as out{suffix}")
+        if not source.exists():
+            raise NeuralgaeError(f"source '{source}' does not exist; give a folder of frames, a GIF or a video")
+
+        written = 0
+
+        def counting(progress):
+            def update(done: int, total: int, message: str = "") -> None:
+                nonlocal written
+                written = max(written, done)
+                progress(done, total, message)
+
+            return update
+
+        with tempfile.TemporaryDirectory(prefix="nd-gif-") as scratch, progress_bar("writing " + output.name) as progress:
+            if source.is_dir():
+                frames = list_frames(source)
+                size = _frame_size(frames[0])
+                rate = fps if fps is not None else DEFAULT_FPS
+            else:
+                animation = read_animation(source)
+                size = animation.size
+                rate = fps if fps is not None else (animation.fps or DEFAULT_FPS)
+                frames = spill_frames(animation, Path(scratch)) if (reverse or pingpong) else animation
+            write_animation(frames, output, fps=rate, reverse=reverse, pingpong=pingpong, loop=loop,
+                            progress=counting(progress))
+
+        shown = played_fps(rate, suffix)
+        seconds = written / shown
+        console.print(f"wrote {output}", highlight=False)
+        console.print(
+            f"{written} frames at {shown:g} fps ({seconds:.1f} s), {size[0]}x{size[1]}, {_human_bytes(output.stat().st_size)}",
+            highlight=False,
+        )
+
+
+def _frame_size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.size
+
+
+def register(app: typer.Typer) -> None:
+    """Add `nd gif` to the application."""
+    app.command("gif")(gif_command)
