@@ -17,6 +17,10 @@ from .errors import NeuralgaeError, did_you_mean
 
 NUM_CLASSES = 1000
 
+# Short names for classes whose classic first name is shared and whose clean
+# name is a whole phrase (638 and 639 are both "maillot").
+_SHARED_NAME_FIXES = {638: "leotard", 639: "tank suit"}
+
 
 @dataclass(frozen=True)
 class ImageNetClass:
@@ -49,7 +53,7 @@ def imagenet_classes() -> tuple[ImageNetClass, ...]:
         # The first synonym is the classic short name ("tiger cat"); a few are
         # shared by two classes ("crane" the bird and the machine), and those
         # take the wheel's disambiguated clean name instead.
-        name = names[0] if firsts.count(names[0]) == 1 else clean[i]
+        name = names[0] if firsts.count(names[0]) == 1 else _SHARED_NAME_FIXES.get(i, clean[i])
         entry = described.get(str(i), {})
         out.append(ImageNetClass(i, name, tuple(dict.fromkeys((name, *names, clean[i]))), entry.get("description", "")))
     return tuple(out)

@@ -34,10 +34,7 @@ class Param:
         return self.default is _REQUIRED
 
     def type_name(self) -> str:
-        t = self.type
-        if t is inspect.Parameter.empty or t is Any:
-            return "any"
-        return getattr(t, "__name__", None) or str(t).replace("typing.", "")
+        return _tname(self.type)
 
     def describe(self) -> str:
         default = "required" if self.required else f"default {self.default!r}"
@@ -153,6 +150,13 @@ def _coerce(value, param: Param, where: str):
 
 
 def _tname(t) -> str:
+    """A readable name for a parameter annotation; Literal choices are listed."""
+    if t is inspect.Parameter.empty or t is Any:
+        return "any"
+    if typing.get_origin(t) is typing.Literal:
+        return " | ".join(repr(a) for a in typing.get_args(t))
+    if typing.get_origin(t) is not None:
+        return str(t).replace("typing.", "")
     return getattr(t, "__name__", None) or str(t).replace("typing.", "")
 
 

@@ -1,1 +1,60 @@
-"""Built-in renderers (filled in by their own issue)."""
+"""Built-in renderer: DeepDream (the deepdraw renderer lives in ``neuralgae.plugins.draw``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from neuralgae.core.components import RenderContext
+from neuralgae.core.dream import DreamSettings, build_objective, dream as run_dream, keep_colours
+from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.images import load_image
+from neuralgae.core.network import parse_layer_selections
+
+_D = DreamSettings()
+
+
+def dream(
+    image: np.ndarray,
+    ctx: RenderContext,
+    *,
+    layers: str = "block10",
+    octaves: int = _D.octaves,
+    octave_scale: float = _D.octave_scale,
+    steps: int = _D.steps,
+    step_size: float = _D.step_size,
+    jitter: int = _D.jitter,
+    tile_size: int = _D.tile_size,
+    tile_overlap: int = _D.tile_overlap,
+    tiling: Literal["auto", "always", "never"] = "auto",
+    guide: str | None = None,
+    original_colors: bool = False,
+) -> np.ndarray:
+    """DeepDream: amplify what chosen layers see, over octaves, with jitter, at any size.
+
+    layers: NAME[:CHANNELS][@WEIGHT] items, e.g. "block10" or "block8:0-15@0.5, block10" (`nd layers`).
+    octaves, octave_scale: how many scales, and the ratio between them.
+    steps, step_size: gradient-ascent steps per octave and their size (the image spans 0..1).
+    jitter: random shift in pixels before each step, undone after it.
+    tile_size, tiling: tiles bound memory on large images ("auto" tiles above 1.25 tiles).
+    tile_overlap: pixels of context each tile sees beyond its own edges.
+    guide: an image whose features the dream moves toward (path relative to the spec).
+    original_colors: keep the input's colours and dream the luminance only.
+    """
+    net = ctx.network
+    selections = parse_layer_selections(layers, net)
+    guide_image = load_image(Path(guide)) if guide else None
+    settings = DreamSettings(
+        octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
+        jitter=jitter, tile_size=tile_size, tile_overlap=tile_overlap, tiling=tiling,
+    )
+    objective = build_objective(net, selections, guide_image)
+    out = run_dream(net, image, objective, settings=settings, rng=ctx.rng, progress=ctx.progress)
+    return keep_colours(image, out) if original_colors else out
+
+
+@hookimpl
+def register_renderers(register):
+    register(dream)

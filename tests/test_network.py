@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+import torch
+
+from neuralgae.core.classify import class_probabilities, top_classes
+from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.images import as_rgb_float
+from neuralgae.core.network import check_layer, parse_layer_selection, parse_layer_selections
+
+
+def test_classifies_the_cat_as_a_cat(net, chelsea):
+    best = top_classes(class_probabilities(net, chelsea), 3)
+    assert best[0][0].index in (281, 282, 285)  # tabby, tiger cat, Egyptian cat
+    assert best[0][1] > 0.3
+
+
+def test_classifies_coffee_as_espresso(net):
+    import skimage.data
+
+    best = top_classes(class_probabilities(net, as_rgb_float(skimage.data.coffee())), 1)
+    assert best[0][0].name == "espresso"
+
+
+def test_probabilities_sum_to_one(net, chelsea):
+    p = class_probabilities(net, chelsea)
+    assert p.shape == (1000,)
+    assert abs(p.sum() - 1) < 1e-5
+
+
+def test_truncated_pass_matches_full_pass(net):
+    x = torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        everything = net.features(x, [layer.name for layer in net.layers])
+        truncated = net.features(x, ["block5"])
+    assert set(truncated) == {"block5"}
+    torch.testing.assert_close(truncated["block5"], everything["block5"])
+
+
+def test_truncation_stops_early(net, monkeypatch):
+    calls = []
+    monkeypatch.setattr(net.head, "forward", lambda x: calls.append("head") or x)
+    monkeypatch.setattr(net.blocks[6], "forward", lambda x: calls.append("block6") or x)
+    with torch.no_grad():
+        net.features(torch.rand(1, 3, 64, 64), ["block5"])
+    assert calls == []
+    with torch.no_grad():
+        net.features(torch.rand(1, 3, 64, 64), ["block6"])
+    assert calls == ["block6"]
+
+
+def test_logits_map_mean_is_the_classifier(net):
+    x = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        logits_map = net.features(x, ["logits"])["logits"]
+        logits = net(x)
+    assert logits_map.shape == (1, 1000, 7, 7)
+    torch.testing.assert_close(logits_map.mean(dim=(2, 3)), logits)
+
+
+def test_feature_map_sizes_follow_the_strides(net):
+    with torch.no_grad():
+        feats = net.features(torch.rand(1, 3, 224, 224), ["block0", "block2", "block4", "block10", "block15"])
+    assert [feats[k].shape[-1] for k in ["block0", "block2", "block4", "block10", "block15"]] == [112, 56, 28, 14, 7]
+    for layer in net.layers:
+        if layer.name in feats:
+            assert feats[layer.name].shape[1] == layer.channels
+
+
+def test_unknown_layer_suggests(net):
+    with pytest.raises(NeuralgaeError, match="did you mean 'block10'"):
+        check_layer(net, "blok10")
+
+
+def test_layer_selection_syntax(net):
+    sel = parse_layer_selection("block8:3,5-7@0.5", net)
+    assert sel.layer == "block8" and sel.channels == (3, 5, 6, 7) and sel.weight == 0.5
+    sels = parse_layer_selections("block8:0-3, block10", net)
+    assert [s.layer for s in sels] == ["block8", "block10"]
+    assert sels[0].channels == (0, 1, 2, 3)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("block8:999", "channel 999 does not exist"),
+        ("block8:5-2", "bad channel range"),
+        ("block8@heavy", "cannot read layer"),
+        ("", "no layers given"),
+        ("block8 ; ???", "cannot read layers"),
+    ],
+)
+def test_bad_layer_selections(net, text, message):
+    with pytest.raises(NeuralgaeError, match=message):
+        parse_layer_selections(text, net)
+
+
+def test_tiny_input_is_refused(net):
+    with pytest.raises(NeuralgaeError, match="too small"):
+        net.features(torch.rand(1, 3, 4, 4), ["block1"])
