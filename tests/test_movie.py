@@ -356,3 +356,9 @@ def test_written_file_is_readable_by_others_like_any_new_file(tmp_path, rng):
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_webm_round_trip(tmp_path, rng):
+    out = write_animation([marked_frame(i, rng) for i in range(3)], tmp_path / "o.webm", fps=8, reverse=True)
+    assert markers_of(out) == [2, 1, 0]
+    assert read_animation(out).fps == pytest.approx(8.0)
