@@ -160,10 +160,14 @@ def read_manifest(folder: Path) -> list[dict]:
 
     A torn last line (a kill while writing it) and entries after a gap are dropped.
     """
+    return [entry for entry, _ in _complete_lines(folder)]
+
+
+def _complete_lines(folder: Path) -> list[tuple[dict, str]]:
     path = folder / MANIFEST
     if not path.exists():
         return []
-    entries = []
+    out: list[tuple[dict, str]] = []
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             if not line.endswith("\n"):
@@ -172,12 +176,12 @@ def read_manifest(folder: Path) -> list[dict]:
                 entry = json.loads(line)
             except json.JSONDecodeError:
                 break
-            if not isinstance(entry, dict) or entry.get("index") != len(entries):
+            if not isinstance(entry, dict) or entry.get("index") != len(out):
                 break
             if not (folder / str(entry.get("file", ""))).is_file():
                 break
-            entries.append(entry)
-    return entries
+            out.append((entry, line))
+    return out
 
 
 def _write_manifest(folder: Path, entries: list[dict]) -> None:
@@ -268,12 +272,11 @@ def _resumable_entries(spec: Spec, folder: Path) -> list[dict]:
             f"cannot resume '{folder}': the spec changed at {key} (was {old!r}, now {new!r}); "
             "restore it, or start again with --overwrite"
         )
-    entries = read_manifest(folder)
-    with (folder / MANIFEST).open(encoding="utf-8") as fh:
-        lines = fh.read().count("\n")
-    if lines != len(entries):  # torn or orphaned lines: keep only the complete prefix
-        _write_manifest(folder, entries)
-    return entries
+    complete = _complete_lines(folder)
+    text = "".join(line for _, line in complete)
+    if (folder / MANIFEST).read_text(encoding="utf-8") != text:  # torn or orphaned lines: keep the complete prefix
+        atomic_write(folder / MANIFEST, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return [entry for entry, _ in complete]
 
 
 # -- the steps of a frame -------------------------------------------------------------

@@ -72,6 +72,12 @@ def _check_bool(value):
     return value
 
 
+def _check_text(value):
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string; got {value!r}")
+    return value
+
+
 def _check_str(value):
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"must be a non-empty string; got {value!r}")
@@ -133,7 +139,7 @@ class Key:
 _NONE = None
 
 SCHEMA: tuple[Key, ...] = (
-    Key("description", "string", "", "One line saying what the spec makes; `nd specs` shows it.", _check_str),
+    Key("description", "string", "", "One line saying what the spec makes; `nd specs` shows it.", _check_text),
     Key("seed", "whole number >= 0", 0, "Seeds every random choice. Frame *k* draws from its own generator derived from (seed, k), so a resumed run sees the same numbers.", _check_int(low=0)),
     Key("frames", "whole number >= 1", 10, "How many frames to render.", _check_int(low=1)),
     Key("network", "string", DEFAULT_NETWORK, "The network renderers dream with and the sampler classifies with (`nd plugins` lists the installed networks).", _check_str),

@@ -1,0 +1,304 @@
+"""The frame loop: files, manifest, PNG recipes, determinism, resume after a kill, hooks, samplers."""
+
+from __future__ import annotations
+
+import json
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.images import load_image, read_metadata
+from neuralgae.core.pipeline import MANIFEST, SPEC_FILE, frame_rng, read_manifest, run_spec
+from neuralgae.core.plugins import PluginError
+from neuralgae.core.spec import load_spec
+import test_plugins_fakes as fakes
+from test_plugins_fakes import fake_host
+
+SPEC = """\
+network = "tiny"
+seed = 11
+frames = 5
+
+[source]
+noise = "40x32"
+
+[renderer]
+name = "dream"
+steps = 3
+
+[[transforms]]
+name = "zoom"
+scale = 0.1
+
+[[transforms]]
+name = "blur"
+"""
+
+
+@pytest.fixture
+def host():
+    return fake_host()
+
+
+def make_spec(tmp_path: Path, host, text: str = SPEC, *, out: str = "out", overrides=(), frames=None):
+    path = tmp_path / "spec.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_spec(path, host=host, overrides=overrides, frames=frames, out=tmp_path / out)
+
+
+def frame_bytes(folder: Path) -> list[bytes]:
+    return [p.read_bytes() for p in sorted(folder.glob("frame_*.png"))]
+
+
+def without_times(entries):
+    return [{k: v for k, v in e.items() if k != "seconds"} for e in entries]
+
+
+class StopAfter:
+    """A plugin whose frame_written raises KeyboardInterrupt: a simulated Ctrl-C after frame ``index``."""
+
+    __name__ = "stop_after"
+
+    def __init__(self, index: int):
+        self.index = index
+
+    @hookimpl
+    def frame_written(self, run, frame):
+        if frame.index == self.index:
+            raise KeyboardInterrupt
+
+
+def test_a_run_writes_frames_manifest_and_resolved_spec(tmp_path, host):
+    spec = make_spec(tmp_path, host)
+    run = run_spec(spec, host=host)
+    out = tmp_path / "out"
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [f"frame_0000{i}.png" for i in range(5)] + [MANIFEST, SPEC_FILE]
+    assert [r.index for r in run.records] == list(range(5)) and run.start == 0
+    entries = [json.loads(line) for line in (out / MANIFEST).read_text().splitlines()]
+    assert [e["index"] for e in entries] == list(range(5))
+    assert entries[0]["transforms"] == []  # frame 0 is the rendered source
+    assert entries[1]["transforms"] == [{"name": "zoom", "scale": 0.1, "order": 1}, {"name": "blur", "sigma": 1.0}]
+    assert entries[2]["renderer"]["steps"] == 3 and entries[2]["file"] == "frame_00002.png"
+    assert entries[0]["classes"] is None and entries[0]["seen"] is None
+    assert load_image(out / "frame_00003.png").shape == (32, 40, 3)
+    assert load_spec(out / SPEC_FILE, host=host).to_dict() == spec.to_dict()
+
+
+def test_every_frame_carries_its_recipe(tmp_path, host):
+    spec = make_spec(tmp_path, host)
+    run = run_spec(spec, host=host)
+    meta = read_metadata(run.dir / "frame_00002.png")
+    assert meta["frame"] == 2 and meta["seed"] == 11
+    assert meta["renderer"]["name"] == "dream" and meta["renderer"]["steps"] == 3
+    assert [t["name"] for t in meta["transforms"]] == ["zoom", "blur"]
+    assert meta["spec"] == spec.to_dict(include_output=False)
+    assert meta["render_seed"] == run.entries[2]["render_seed"]
+
+
+def test_the_carried_image_is_the_one_written(tmp_path, host):
+    spec = make_spec(tmp_path, host)
+    run = run_spec(spec, host=host)
+    for record in run.records:
+        np.testing.assert_array_equal(record.image, load_image(record.path))
+
+
+def test_runs_are_deterministic_and_seeded(tmp_path, host):
+    a = run_spec(make_spec(tmp_path, host, out="a"), host=host)
+    b = run_spec(make_spec(tmp_path, host, out="b"), host=host)
+    c = run_spec(make_spec(tmp_path, host, out="c", overrides=["seed=12"]), host=host)
+    assert frame_bytes(a.dir) == frame_bytes(b.dir)
+    assert frame_bytes(a.dir)[1:] != frame_bytes(c.dir)[1:]
+
+
+def test_frame_generators_depend_on_seed_index_and_stream():
+    draw = lambda *key: frame_rng(*key).random()  # noqa: E731
+    assert draw(1, 2, 0) == draw(1, 2, 0)
+    assert len({draw(1, 2, 0), draw(1, 3, 0), draw(2, 2, 0), draw(1, 2, 1)}) == 4
+
+
+@pytest.mark.parametrize("stop", [0, 2])
+def test_resume_after_interrupt_gives_identical_frames(tmp_path, host, stop):
+    clean = run_spec(make_spec(tmp_path, host, out="clean"), host=host)
+    killer = fake_host(StopAfter(stop))
+    with pytest.raises(KeyboardInterrupt):
+        run_spec(make_spec(tmp_path, killer, out="resumed"), host=killer)
+    assert len(read_manifest(tmp_path / "resumed")) == stop + 1
+    resumed = run_spec(make_spec(tmp_path, host, out="resumed"), host=host, resume=True)
+    assert resumed.start == stop + 1 and resumed.resumed
+    assert frame_bytes(resumed.dir) == frame_bytes(clean.dir)
+    assert without_times(read_manifest(resumed.dir)) == without_times(read_manifest(clean.dir))
+
+
+def test_resume_after_a_renderer_failure_and_a_torn_manifest(tmp_path, host):
+    clean = run_spec(make_spec(tmp_path, host, out="clean"), host=host)
+    fakes.FAIL_AT["index"] = 3
+    try:
+        with pytest.raises(PluginError, match=r"renderer 'dream' \(from fake_plugins\) failed on frame 3: RuntimeError: boom on frame 3"):
+            run_spec(make_spec(tmp_path, host, out="resumed"), host=host)
+    finally:
+        fakes.FAIL_AT.clear()
+    folder = tmp_path / "resumed"
+    assert not list(folder.glob(".*.part")) and not (folder / "frame_00003.png").exists()
+    with (folder / MANIFEST).open("a") as fh:
+        fh.write('{"index": 3, "file": "frame_000')  # killed while appending
+    resumed = run_spec(make_spec(tmp_path, host, out="resumed"), host=host, resume=True)
+    assert resumed.start == 3
+    assert frame_bytes(folder) == frame_bytes(clean.dir)
+    assert (folder / MANIFEST).read_text().count("\n") == 5
+    assert without_times(read_manifest(folder)) == without_times(read_manifest(clean.dir))
+
+
+def test_a_frame_without_its_manifest_line_is_made_again(tmp_path, host):
+    clean = run_spec(make_spec(tmp_path, host, out="clean"), host=host)
+    killer = fake_host(StopAfter(2))
+    with pytest.raises(KeyboardInterrupt):
+        run_spec(make_spec(tmp_path, killer, out="resumed"), host=killer)
+    folder = tmp_path / "resumed"
+    lines = (folder / MANIFEST).read_text().splitlines(keepends=True)
+    (folder / MANIFEST).write_text("".join(lines[:2]))  # frame 2 is on disk but not recorded
+    resumed = run_spec(make_spec(tmp_path, host, out="resumed"), host=host, resume=True)
+    assert resumed.start == 2
+    assert frame_bytes(folder) == frame_bytes(clean.dir)
+
+
+def test_resume_may_extend_the_run(tmp_path, host):
+    clean = run_spec(make_spec(tmp_path, host, out="clean", frames=5), host=host)
+    run_spec(make_spec(tmp_path, host, out="grown", frames=3), host=host)
+    grown = run_spec(make_spec(tmp_path, host, out="grown", frames=5), host=host, resume=True)
+    assert grown.start == 3
+    # the recipes differ in "frames", the pixels do not (the fakes ignore ctx.total)
+    for a, b in zip(sorted(grown.dir.glob("frame_*.png")), sorted(clean.dir.glob("frame_*.png")), strict=True):
+        np.testing.assert_array_equal(load_image(a), load_image(b))
+
+
+def test_resume_refuses_a_changed_spec(tmp_path, host):
+    run_spec(make_spec(tmp_path, host, frames=2), host=host)
+    with pytest.raises(NeuralgaeError) as info:
+        run_spec(make_spec(tmp_path, host, overrides=["transforms.0.scale=0.2"]), host=host, resume=True)
+    assert str(info.value) == (
+        f"cannot resume '{tmp_path / 'out'}': the spec changed at transforms[0].scale (was 0.1, now 0.2); "
+        "restore it, or start again with --overwrite"
+    )
+
+
+def test_output_folder_rules(tmp_path, host):
+    spec = make_spec(tmp_path, host, frames=2)
+    run_spec(spec, host=host)
+    with pytest.raises(NeuralgaeError, match=r"already holds a run; add --resume to continue it or --overwrite to start again"):
+        run_spec(spec, host=host)
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    again = run_spec(make_spec(tmp_path, host, frames=1), host=host, overwrite=True)
+    assert sorted(p.name for p in again.dir.iterdir()) == ["frame_00000.png", MANIFEST, "notes.txt", SPEC_FILE]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "photo.jpg").write_text("x")
+    elsewhere = make_spec(tmp_path, host, out="other")
+    with pytest.raises(NeuralgaeError, match=r"is not empty; choose another with --out or add --overwrite"):
+        run_spec(elsewhere, host=host)
+    with pytest.raises(NeuralgaeError, match=r"cannot resume: output folder '.*other' holds no run"):
+        run_spec(elsewhere, host=host, resume=True)
+    with pytest.raises(NeuralgaeError, match="contradict"):
+        run_spec(elsewhere, host=host, resume=True, overwrite=True)
+    assert run_spec(make_spec(tmp_path, host, out="new", frames=1), host=host, resume=True).start == 0
+
+
+def test_hooks_are_called_in_order(tmp_path, host):
+    events = []
+
+    class Watcher:
+        __name__ = "watcher"
+
+        @hookimpl
+        def run_started(self, run):
+            events.append(("started", run.start, run.spec.name))
+
+        @hookimpl
+        def frame_written(self, run, frame):
+            assert frame.path.exists() and run.entries[-1]["index"] == frame.index
+            events.append(("frame", frame.index))
+
+        @hookimpl
+        def run_finished(self, run):
+            events.append(("finished", run.done))
+
+    watched = fake_host(Watcher())
+    run_spec(make_spec(tmp_path, watched, frames=3), host=watched)
+    assert events == [("started", 0, "spec"), ("frame", 0), ("frame", 1), ("frame", 2), ("finished", 3)]
+
+
+def test_progress_reports_frames_and_rate(tmp_path, host):
+    calls = []
+    run_spec(make_spec(tmp_path, host, frames=3), host=host, progress=lambda d, t, m="": calls.append((d, t, m)))
+    assert calls[0] == (0, 3, "starting") and calls[-1][:2] == (3, 3)
+    assert any("frame 1: fake step" == m for _, _, m in calls)
+    assert any("left" in m for _, _, m in calls)
+
+
+def test_sampler_feeds_classes_to_the_renderer(tmp_path, host):
+    fakes.CALLS.clear()
+    fakes.HISTORY_LENGTHS.clear()
+    spec = make_spec(tmp_path, host, SPEC + '[sampler]\nname = "top"\nk = 4\n', frames=3)
+    run = run_spec(spec, host=host)
+    first = fakes.CALLS[0]["classes"]
+    assert len(first) == 8 and len({i for i, _ in first}) == 8  # random classes for frame 0
+    assert all(len(c["classes"]) == 4 for c in fakes.CALLS[1:])
+    assert fakes.HISTORY_LENGTHS == [1, 2]
+    entry = run.entries[1]
+    assert entry["classes"] == [list(c) for c in fakes.CALLS[1]["classes"]]
+    assert len(entry["class_names"]) == 4 and len(entry["seen"]) == 10
+    assert entry["classes"][0][0] == entry["seen"][0][0]  # top-k takes the best class first
+    assert read_metadata(run.dir / "frame_00001.png")["classes"] == entry["classes"]
+
+
+def test_first_frame_uses_the_renderers_own_classes(tmp_path, host):
+    fakes.CALLS.clear()
+    text = SPEC.replace('name = "dream"\nsteps = 3', 'name = "draw"\nclasses = "goldfish, volcano:0.5"') + '[sampler]\nname = "top"\n'
+    run_spec(make_spec(tmp_path, host, text, frames=2), host=host)
+    assert fakes.CALLS[0]["classes"] == [(1, 1.0), (980, 0.5)]
+
+
+def test_sampled_runs_resume_identically(tmp_path, host):
+    text = SPEC + '[sampler]\nname = "top"\nk = 2\n'
+    clean = run_spec(make_spec(tmp_path, host, text, out="clean"), host=host)
+    killer = fake_host(StopAfter(1))
+    with pytest.raises(KeyboardInterrupt):
+        run_spec(make_spec(tmp_path, killer, text, out="resumed"), host=killer)
+    fakes.HISTORY_LENGTHS.clear()
+    resumed = run_spec(make_spec(tmp_path, host, text, out="resumed"), host=host, resume=True)
+    assert fakes.HISTORY_LENGTHS == [2, 3, 4]  # the history was rebuilt from the manifest
+    assert frame_bytes(resumed.dir) == frame_bytes(clean.dir)
+    assert without_times(read_manifest(resumed.dir)) == without_times(read_manifest(clean.dir))
+
+
+def test_a_transform_that_changes_the_shape_is_named(tmp_path, host):
+    text = SPEC + '[[transforms]]\nname = "shrink"\n'
+    with pytest.raises(PluginError, match=r"transform 'shrink' \(transforms\[2\]\) changed the image shape from \(32, 40, 3\) to \(31, 40, 3\) on frame 1"):
+        run_spec(make_spec(tmp_path, host, text), host=host)
+
+
+def test_source_sample_and_image(tmp_path, host):
+    from neuralgae.core.images import save_image
+
+    text = SPEC.replace('noise = "40x32"', 'sample = "coffee"\nresize = "48x32"')
+    run = run_spec(make_spec(tmp_path, host, text, frames=1, out="a"), host=host)
+    assert run.records[0].image.shape == (32, 48, 3)
+    save_image(tmp_path / "start.png", np.full((36, 44, 3), 0.25, np.float32))
+    text = SPEC.replace('noise = "40x32"', 'image = "start.png"')
+    run = run_spec(make_spec(tmp_path, host, text, frames=1, out="b"), host=host)
+    assert run.records[0].image.shape == (36, 44, 3)
+
+
+def test_animations_are_written_at_the_end(tmp_path, host):
+    pytest.importorskip("neuralgae.core.movie", reason="neuralgae.core.movie (GIF/MP4 assembly) has not landed yet")
+    text = SPEC + '[output]\ngif = true\nfps = 5\npingpong = true\n'
+    run = run_spec(make_spec(tmp_path, host, text, frames=3), host=host)
+    assert run.outputs == [tmp_path / "out" / "spec.gif"]
+    from PIL import Image
+
+    with Image.open(run.outputs[0]) as gif:
+        assert gif.n_frames >= 3 and gif.size == (40, 32)
