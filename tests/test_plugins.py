@@ -1,0 +1,327 @@
+"""Plugins: the example package installed through real entry-point metadata, broken plugins,
+`nd plugins`, `nd run`/`nd specs` on the command line, hook docs, and every built-in spec."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import shutil
+import subprocess
+import sys
+import types
+import zipfile
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.plugins import PluginError, PluginHost
+from neuralgae_cli import plugins_cmd
+from neuralgae_cli import run as run_cmd
+import test_plugins_fakes as fakes
+from test_plugins_fakes import fake_host
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "nd-example-plugin"
+
+SPEC = """\
+network = "tiny"
+frames = 2
+[source]
+noise = "40x32"
+[renderer]
+name = "dream"
+[[transforms]]
+name = "zoom"
+"""
+
+
+def cli(host: PluginHost, monkeypatch) -> typer.Typer:
+    monkeypatch.setattr(run_cmd, "default_host", lambda: host)
+    monkeypatch.setattr(plugins_cmd, "default_host", lambda: host)
+    app = typer.Typer()
+    run_cmd.register(app)
+    plugins_cmd.register(app)
+    return app
+
+
+# -- the example plugin, installed as a real distribution ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def example_site(tmp_path_factory) -> Path:
+    """Build the example plugin's wheel (from a copy, so the source tree stays clean) and unpack it."""
+    work = tmp_path_factory.mktemp("example-plugin")
+    source = work / "src"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    dist = work / "dist"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", str(dist), str(source)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (wheel,) = dist.glob("nd_example_plugin-*.whl")
+    site = work / "site"
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(site)
+    return site
+
+
+@pytest.fixture
+def installed_example(example_site, monkeypatch):
+    """The unpacked wheel on sys.path: importlib.metadata sees its entry points, as after pip install."""
+    monkeypatch.syspath_prepend(str(example_site))
+    importlib.invalidate_caches()
+    yield example_site
+    sys.modules.pop("nd_example_plugin", None)
+    importlib.invalidate_caches()
+
+
+def test_example_plugin_is_found_through_its_entry_point(installed_example):
+    eps = [ep for ep in md.entry_points(group="neuralgae") if ep.name == "mirror"]
+    assert len(eps) == 1 and eps[0].dist.name == "nd-example-plugin" and eps[0].value == "nd_example_plugin"
+    host = PluginHost(builtins=False, entry_points=True, extra=[fakes.fakes])
+    mirror = host.transforms["mirror"]
+    assert mirror.source == "nd-example-plugin"
+    assert list(mirror.params) == ["axis", "mix"]
+    assert mirror.summary.startswith("Mirror half of each frame")
+
+
+def test_example_plugin_runs_in_a_spec(installed_example, tmp_path):
+    import numpy as np
+
+    from neuralgae.core.pipeline import run_spec
+    from neuralgae.core.spec import load_spec
+
+    host = PluginHost(builtins=False, entry_points=True, extra=[fakes.fakes])
+    path = tmp_path / "spec.toml"
+    path.write_text(SPEC.replace('name = "zoom"', 'name = "mirror"\naxis = "both"'))
+    run = run_spec(load_spec(path, host=host, out=tmp_path / "out"), host=host)
+    assert run.entries[1]["transforms"] == [{"name": "mirror", "axis": "both", "mix": 1.0}]
+    with pytest.raises(NeuralgaeError, match=r"transforms\[0\] \(mirror\): parameter 'axis' must be one of 'horizontal', 'vertical', 'both'; got 'diagonal'"):
+        load_spec(path, host=host, overrides=["transforms.0.axis=diagonal"])
+    # the transform itself, applied through the host's registry
+    image = np.random.default_rng(0).random((8, 10, 3), dtype=np.float32)
+    out = host.transforms["mirror"](image, None, axis="horizontal", mix=1.0)
+    np.testing.assert_array_equal(out, out[:, ::-1])
+
+
+def test_nd_plugins_shows_the_distribution(installed_example, monkeypatch):
+    host = PluginHost(builtins=False, entry_points=True, extra=[fakes.fakes])
+    app = cli(host, monkeypatch)
+    result = CliRunner().invoke(app, ["plugins"])
+    assert result.exit_code == 0, result.output
+    assert "mirror  [nd-example-plugin]  Mirror half of each frame onto the other half" in result.output
+    assert "axis='horizontal', mix=1.0" in result.output
+    one = CliRunner().invoke(app, ["plugins", "mirror"])
+    assert one.exit_code == 0
+    assert "transform 'mirror'  [nd-example-plugin]" in one.output
+    assert "axis: 'horizontal' | 'vertical' | 'both' (default 'horizontal')" in one.output
+    assert "mix: 1 replaces the frame by its mirrored version" in one.output  # the full docstring
+
+
+def test_example_is_gone_after_the_fixture():
+    assert not [ep for ep in md.entry_points(group="neuralgae") if ep.name == "mirror"]
+
+
+# -- broken plugins --------------------------------------------------------------------------
+
+
+def fake_distribution(site: Path, name: str, entry: str) -> None:
+    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[neuralgae]\nbroken = {entry}\n")
+
+
+def test_a_plugin_that_fails_to_import_is_named(tmp_path, monkeypatch):
+    fake_distribution(tmp_path, "nd-broken-plugin", "nd_no_such_module_xyz")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    with pytest.raises(PluginError, match=r"plugin 'broken' from distribution 'nd-broken-plugin' failed to load: ModuleNotFoundError"):
+        PluginHost(builtins=False)
+    # on the command line: one line, exit 1
+    monkeypatch.setattr(plugins_cmd, "default_host", lambda: PluginHost(builtins=False))
+    app = typer.Typer()
+    plugins_cmd.register(app)
+    result = CliRunner().invoke(app, ["plugins"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nd: error: plugin 'broken' from distribution 'nd-broken-plugin'")
+    assert "pip uninstall nd-broken-plugin" in lines[0]
+
+
+def test_a_plugin_that_raises_while_registering_is_named():
+    plugin = types.ModuleType("grumpy_plugin")
+
+    @hookimpl
+    def register_transforms(register):
+        raise ValueError("no transforms today")
+
+    plugin.register_transforms = register_transforms
+    host = fake_host(plugin)
+    with pytest.raises(PluginError, match="plugin 'grumpy_plugin' failed in register_transforms: ValueError: no transforms today"):
+        host.transforms
+    assert "dream" in host.renderers  # the rest still works
+
+
+def test_duplicate_names_name_both_plugins():
+    plugin = types.ModuleType("copycat")
+    plugin.register_transforms = hookimpl(lambda register: register(fakes.zoom))
+    with pytest.raises(PluginError, match="two plugins register the name 'zoom' in register_transforms: '(fake_plugins|copycat)' and '(fake_plugins|copycat)'"):
+        fake_host(plugin).transforms
+
+
+# -- hooks are documented -------------------------------------------------------------------------
+
+
+def test_every_hook_is_documented():
+    text = (ROOT / "docs" / "hooks.md").read_text(encoding="utf-8")
+    hooks = sorted(name for name in vars(PluginHost(builtins=False, entry_points=False).pm.hook) if not name.startswith("_"))
+    assert "run_started" in hooks and "register_transforms" in hooks
+    missing = [h for h in hooks if f"## `{h}" not in text]
+    assert not missing, f"hooks missing from docs/hooks.md: {missing}"
+
+
+# -- nd plugins, nd specs, nd run -------------------------------------------------------------------
+
+
+def test_nd_plugins_lists_and_describes(monkeypatch):
+    app = cli(fake_host(), monkeypatch)
+    result = CliRunner().invoke(app, ["plugins"])
+    assert result.exit_code == 0
+    for line in ("renderers:", "transforms:", "samplers:", "networks:", "[fake_plugins]  Fake zoom", "scale=0.05, order=1"):
+        assert line in result.output
+    assert "tiny  [fake_plugins]  a fixed random 1x1 convolution" in result.output
+    kind = CliRunner().invoke(app, ["plugins", "--kind", "sampler"])
+    assert "samplers:" in kind.output and "transforms:" not in kind.output
+    hooks = CliRunner().invoke(app, ["plugins", "--hooks"])
+    assert "fake_plugins  [fake_plugins]  register_networks, register_renderers, register_samplers, register_transforms" in hooks.output
+    bad = CliRunner().invoke(app, ["plugins", "zom"])
+    assert bad.exit_code == 1 and "no plugin component called 'zom'; did you mean 'zoom'?" in bad.output
+    badkind = CliRunner().invoke(app, ["plugins", "--kind", "transfrom"])
+    assert badkind.exit_code == 1 and "did you mean 'transform'?" in badkind.output
+
+
+def test_nd_run_writes_a_run(tmp_path, monkeypatch):
+    app = cli(fake_host(), monkeypatch)
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(spec), "--out", str(out), "--set", "renderer.steps=2", "--frames", "3", "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"wrote 3 frames to {out}"
+    assert len(list(out.glob("frame_*.png"))) == 3
+    again = CliRunner().invoke(app, ["run", str(spec), "--out", str(out)])
+    assert again.exit_code == 1 and "already holds a run" in again.output
+    over = CliRunner().invoke(app, ["run", str(spec), "--out", str(out), "--overwrite"])
+    assert over.exit_code == 0 and len(list(out.glob("frame_*.png"))) == 2
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--set", "transforms.0.scael=0.1"], "loop.toml: transforms[0] (zoom): unknown parameter 'scael'; did you mean 'scale'?"),
+        (["--set", "renderer.name=dreem"], "loop.toml: renderer: unknown renderer 'dreem'; did you mean 'dream'?"),
+        (["--set", "renderer.steps"], "--set renderer.steps: write KEY.PATH=VALUE"),
+    ],
+)
+def test_nd_run_errors_are_one_line_and_write_nothing(tmp_path, monkeypatch, args, message):
+    app = cli(fake_host(), monkeypatch)
+    (tmp_path / "loop.toml").write_text(SPEC)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["run", "loop.toml", "--out", "out", *args])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"nd: error: {message}"), result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_nd_run_unknown_spec_name(monkeypatch):
+    app = cli(fake_host(), monkeypatch)
+    result = CliRunner().invoke(app, ["run", "no-such-spec"])
+    assert result.exit_code == 1
+    assert "no spec file or built-in spec called 'no-such-spec'" in result.output
+
+
+def test_nd_run_interrupted_then_resumed(tmp_path, monkeypatch):
+    class Interrupt:
+        __name__ = "interrupt"
+
+        @hookimpl
+        def frame_written(self, run, frame):
+            if frame.index == 0:
+                raise KeyboardInterrupt
+
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC)
+    out = tmp_path / "out"
+    app = cli(fake_host(Interrupt()), monkeypatch)
+    result = CliRunner().invoke(app, ["run", str(spec), "--out", str(out), "--set", "seed=4"])
+    assert result.exit_code == 130
+    assert f"nd: interrupted; continue with: nd run {spec} --set seed=4 --out {out} --resume" in result.output
+    app = cli(fake_host(), monkeypatch)
+    result = CliRunner().invoke(app, ["run", str(spec), "--out", str(out), "--set", "seed=4", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"wrote 1 frame (resumed after 1) to {out}"
+
+
+# -- the built-in specs -------------------------------------------------------------------------------
+
+TINY = ["source.resize=64x48", "renderer.steps=1", "renderer.octaves=1"]
+
+
+@pytest.fixture(scope="module")
+def builtin_host():
+    return PluginHost(entry_points=False)
+
+
+def test_built_in_specs_include_one_per_seed_effect(builtin_host):
+    assert {"zoom", "vertical-stretch", "sine-roll", "stochastic-shift", "sobel", "blur"} <= set(builtin_host.specs)
+    for entry in builtin_host.specs.values():
+        assert entry.source == "built-in" and entry.description
+
+
+def test_nd_specs_lists_them(builtin_host, monkeypatch):
+    app = cli(builtin_host, monkeypatch)
+    result = CliRunner().invoke(app, ["specs"])
+    assert result.exit_code == 0
+    assert "zoom              The classic DeepDream zoom loop" in result.output
+
+
+def _needs_renderer(host, name):
+    from neuralgae.core.spec import read_toml
+
+    wanted = read_toml(Path(host.specs[name].path), origin=name)["renderer"]["name"]
+    if wanted not in host.renderers:
+        pytest.skip(f"built-in spec '{name}' needs the renderer '{wanted}', which has not landed yet")
+
+
+BUILTIN_NAMES = sorted(PluginHost(entry_points=False).specs)
+
+
+@pytest.mark.parametrize("name", BUILTIN_NAMES)
+def test_built_in_spec_validates(builtin_host, name):
+    from neuralgae.core.spec import load_spec
+
+    _needs_renderer(builtin_host, name)
+    spec = load_spec(name, host=builtin_host)
+    assert spec.frames >= 2 and spec.renderer.name in builtin_host.renderers
+
+
+@pytest.mark.parametrize("name", BUILTIN_NAMES)
+def test_built_in_spec_runs_two_tiny_frames(builtin_host, name, tmp_path):
+    from neuralgae.core.pipeline import run_spec
+    from neuralgae.core.spec import load_spec
+
+    _needs_renderer(builtin_host, name)
+    overrides = TINY if load_spec(name, host=builtin_host).renderer.name == "dream" else ["source.resize=64x48"]
+    spec = load_spec(name, host=builtin_host, overrides=overrides, frames=2, out=tmp_path / name)
+    run = run_spec(spec, host=builtin_host)
+    assert [r.image.shape for r in run.records] == [run.records[0].image.shape] * 2
+    assert run.records[0].image.std() > 0.01
+    for path in run.outputs:
+        assert path.stat().st_size > 0
