@@ -362,3 +362,14 @@ def test_webm_round_trip(tmp_path, rng):
     out = write_animation([marked_frame(i, rng) for i in range(3)], tmp_path / "o.webm", fps=8, reverse=True)
     assert markers_of(out) == [2, 1, 0]
     assert read_animation(out).fps == pytest.approx(8.0)
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+def test_interrupted_write_leaves_nothing(tmp_path, rng, suffix):
+    def interrupt(done, total, message=""):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_animation([marked_frame(i, rng) for i in range(4)], tmp_path / f"o{suffix}", progress=interrupt)
+    assert leftovers(tmp_path) == []
