@@ -411,7 +411,21 @@ def run_spec(
     """
     entries = prepare_output(spec, resume=resume, overwrite=overwrite)
     folder = spec.output.dir
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_frames(spec, host, entries, progress)
+    except BaseException:
+        if not entries and not read_manifest(folder):  # nothing made: leave no empty run behind
+            for name in (MANIFEST, SPEC_FILE):
+                (folder / name).unlink(missing_ok=True)
+            if created and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+
+
+def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: ProgressCallback) -> Run:
+    folder = spec.output.dir
     spec_text = dumps_spec(spec.to_dict())
     atomic_write(folder / SPEC_FILE, lambda tmp: Path(tmp).write_text(spec_text, encoding="utf-8"))
     if not entries:

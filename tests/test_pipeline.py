@@ -302,3 +302,14 @@ def test_animations_are_written_at_the_end(tmp_path, host):
 
     with Image.open(run.outputs[0]) as gif:
         assert gif.n_frames >= 3 and gif.size == (40, 32)
+
+
+def test_a_run_that_fails_before_its_first_frame_leaves_nothing(tmp_path, host):
+    fakes.FAIL_AT["index"] = 0
+    try:
+        with pytest.raises(PluginError, match="failed on frame 0"):
+            run_spec(make_spec(tmp_path, host), host=host)
+    finally:
+        fakes.FAIL_AT.clear()
+    assert not (tmp_path / "out").exists()
+    run_spec(make_spec(tmp_path, host, frames=1), host=host)  # no --overwrite needed
