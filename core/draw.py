@@ -1,0 +1,395 @@
+"""deepdraw: the network draws what it believes a class looks like.
+
+Gradient ascent on class *logits* (never the softmax, which can rise by
+pushing other classes down instead of drawing this one), read from the
+network's fully convolutional ``logits`` layer so that a subject can be aimed
+at part of the image. Each step:
+
+1. for every tile of the canvas (one tile when it fits the network; a spiral
+   of overlapping tiles from the centre when it does not) and every focus
+   point, take a randomly shifted, zoomed and turned view, and get the
+   gradient of the weighted class logits (minus the optional Student-t prior);
+2. map that gradient through decorrelated colour and a 1/f spectrum,
+   normalise it, and blend the tiles' gradients with soft windows;
+3. step, blur with the schedule's sigma, clip to [0, 1] and to the clipping mask.
+
+Octaves grow the canvas to the output size; blur and step glide within each
+octave (:mod:`neuralgae.core.draw_schedule`). Everything random comes from the
+``numpy.random.Generator`` passed in, so a seed reproduces a drawing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .classes import NUM_CLASSES, ImageNetClass, lookup_class
+from .components import ProgressCallback, no_progress
+from .draw_aim import check_mask
+from .draw_schedule import PRESETS, DrawSettings
+from .draw_tiles import random_offset, spiral_tiles, tile_window
+from .draw_views import apply_view, gaussian_blur, random_affine
+from .errors import NeuralgaeError
+from .images import smooth_noise
+from .network import Network, check_layer
+from .parameterisation import precondition
+from .prior import student_t_penalty
+
+MIN_SIDE = 32
+LOGITS = "logits"
+
+
+@dataclass(frozen=True, eq=False)
+class DrawTarget:
+    """One class to draw: its index, weight, and optionally where.
+
+    ``mask`` (H, W) in [0, 1] on the output canvas aims the class at a region
+    (its logits are averaged over the positions the mask covers); ``focus``
+    (x, y) in [0, 1] draws it on crops around a point of the canvas
+    (deepdraw's mixing) instead of over the whole canvas.
+    """
+
+    index: int
+    weight: float = 1.0
+    mask: np.ndarray | None = None
+    focus: tuple[float, float] | None = None
+    name: str = ""
+
+    def describe(self) -> str:
+        label = self.name or str(self.index)
+        return label if self.weight == 1.0 else f"{label}:{self.weight:g}"
+
+
+def targets_from_classes(
+    classes: Sequence[tuple[ImageNetClass | int | str, float]],
+    *,
+    masks: Sequence[np.ndarray | None] | None = None,
+    focus: Sequence[tuple[float, float] | None] | None = None,
+) -> list[DrawTarget]:
+    """Draw targets from (class, weight) pairs, with optional per-class masks and focus points."""
+    targets = []
+    for i, (cls, weight) in enumerate(classes):
+        c = cls if isinstance(cls, ImageNetClass) else lookup_class(cls)
+        m = masks[i] if masks is not None else None
+        f = focus[i] if focus is not None else None
+        targets.append(DrawTarget(c.index, float(weight), m, f, c.name))
+    return targets
+
+
+def check_targets(targets: Sequence[DrawTarget], height: int, width: int) -> list[DrawTarget]:
+    """Validate targets (indices, weights, masks, focus points) against a canvas; masks resized to it."""
+    if not targets:
+        raise NeuralgaeError("no classes to draw; name at least one, e.g. 'goldfish'")
+    out = []
+    for t in targets:
+        if not 0 <= t.index < NUM_CLASSES:
+            raise NeuralgaeError(f"class index {t.index} is out of range; ImageNet classes are numbered 0 to {NUM_CLASSES - 1}")
+        if not np.isfinite(t.weight):
+            raise NeuralgaeError(f"the weight of class '{t.describe()}' must be a finite number")
+        mask = None if t.mask is None else check_mask(t.mask, height, width, what=f"aim mask of '{t.describe()}'")
+        if t.focus is not None:
+            fx, fy = t.focus
+            if not (0 <= fx <= 1 and 0 <= fy <= 1):
+                raise NeuralgaeError(f"focus point {t.focus} of '{t.describe()}' must lie in [0, 1] x [0, 1]")
+        out.append(DrawTarget(t.index, t.weight, mask, t.focus, t.name))
+    if all(t.weight == 0 for t in out):
+        raise NeuralgaeError("every class weight is 0; give at least one class a weight")
+    return out
+
+
+# -- tensors -------------------------------------------------------------------
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(H, W, C) float array -> (1, C, H, W) float32 tensor."""
+    a = np.ascontiguousarray(image, dtype=np.float32)
+    if a.ndim == 2:
+        a = a[..., None]
+    return torch.from_numpy(a).permute(2, 0, 1)[None].contiguous()
+
+
+def to_image(tensor: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) tensor -> (H, W, 3) float32 array."""
+    return np.ascontiguousarray(tensor[0].permute(1, 2, 0).detach().cpu().numpy(), dtype=np.float32)
+
+
+def resize_tensor(t: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of (N, C, H, W) to ``shape``, anti-aliased when shrinking."""
+    if tuple(t.shape[-2:]) == tuple(shape):
+        return t
+    shrinking = shape[0] < t.shape[-2] or shape[1] < t.shape[-1]
+    return F.interpolate(t, size=shape, mode="bilinear", align_corners=False, antialias=shrinking)
+
+
+def start_canvas(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """A light grey canvas with soft colour noise: deepdraw's starting point."""
+    return smooth_noise(height, width, rng, scale=0.1)
+
+
+# -- the objective -------------------------------------------------------------
+
+
+def class_objective(
+    logits: torch.Tensor,
+    targets: Sequence[DrawTarget],
+    masks: Sequence[torch.Tensor | None],
+    *,
+    others_weight: float = 0.0,
+) -> torch.Tensor:
+    """Weighted class logits read from a logit map (N, 1000, h, w).
+
+    A target with a mask (N, 1, h, w) gets its logit averaged over the
+    mask; one without, over the whole map. Targets whose mask is empty
+    here contribute nothing. ``others_weight`` subtracts that multiple of the
+    mean of all logits.
+    """
+    total = logits.new_zeros(())
+    for t, m in zip(targets, masks):
+        channel = logits[:, t.index : t.index + 1]
+        if m is None:
+            total = total + t.weight * channel.mean()
+        else:
+            area = m.sum()
+            if float(area) > 1e-3:
+                total = total + t.weight * (channel * m).sum() / area
+    if others_weight:
+        total = total - others_weight * logits.mean()
+    return total
+
+
+def crop_gradient(
+    net: Network,
+    crop: torch.Tensor,
+    targets: Sequence[DrawTarget],
+    masks: Sequence[torch.Tensor | None],
+    settings: DrawSettings,
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, float]:
+    """Gradient of the objective over random views of ``crop`` (1, 3, h, w), and its mean value.
+
+    ``masks`` are the targets' masks cropped like the image ((1, 1, h, w) or
+    None); each view moves them with the image.
+    """
+    x = crop.detach().requires_grad_(True)
+    h, w = x.shape[-2:]
+    total = x.new_zeros(())
+    for _ in range(settings.views):
+        theta = random_affine(rng, height=h, width=w, jitter=settings.jitter, scale=settings.scale_jitter, rotate=settings.rotate)
+        view = apply_view(x, theta)
+        logits = net.features(view, [LOGITS])[LOGITS]
+        size = logits.shape[-2:]
+        view_masks = [
+            None if m is None else F.adaptive_avg_pool2d(apply_view(m, theta, padding="zeros"), size) for m in masks
+        ]
+        total = total + class_objective(logits, targets, view_masks, others_weight=settings.others_weight)
+    objective = total / settings.views
+    loss = objective
+    if settings.prior_weight:
+        loss = loss - settings.prior_weight * student_t_penalty(x, scales=settings.prior_scales)
+    (grad,) = torch.autograd.grad(loss, x)
+    return grad, float(objective.detach())
+
+
+def normalised(grad: torch.Tensor, settings: DrawSettings) -> torch.Tensor:
+    """Precondition (colour, spectrum) and scale to unit mean absolute value."""
+    g = precondition(grad, colour=settings.colour, decay=settings.spectrum_decay)
+    return g / (g.abs().mean() + 1e-12)
+
+
+def focus_box(focus: tuple[float, float], height: int, width: int, tile: int, spread: float, rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """A ``tile``-sized box near a focus point (x, y in [0, 1]), drawn around it.
+
+    The box centre is the point plus Gaussian noise of ``spread`` times the
+    room the canvas leaves around a tile (as deepdraw did), kept inside the canvas.
+    """
+    th, tw = min(tile, height), min(tile, width)
+    cy = focus[1] * height + rng.normal() * spread * (height - th) / 2
+    cx = focus[0] * width + rng.normal() * spread * (width - tw) / 2
+    top = int(np.clip(round(cy - th / 2), 0, height - th))
+    left = int(np.clip(round(cx - tw / 2), 0, width - tw))
+    return top, top + th, left, left + tw
+
+
+def canvas_gradient(
+    net: Network,
+    canvas: torch.Tensor,
+    targets: Sequence[DrawTarget],
+    masks: Sequence[torch.Tensor | None],
+    settings: DrawSettings,
+    tile: int,
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, float]:
+    """The blended, normalised gradient of the whole canvas for one step, and the mean objective.
+
+    Targets without a focus point are drawn on spiral tiles (one tile when
+    the canvas fits); each focused target on a crop near its point.
+    """
+    h, w = canvas.shape[-2:]
+    acc = torch.zeros_like(canvas)
+    weight = torch.zeros(1, 1, h, w)
+    values: list[float] = []
+    fade = max(1, int(tile * settings.tile_overlap / 2))
+
+    def add(box, group):
+        top, bottom, left, right = box
+        crop = canvas[:, :, top:bottom, left:right]
+        crop_masks = [None if masks[i] is None else masks[i][:, :, top:bottom, left:right] for i in group]
+        g, v = crop_gradient(net, crop, [targets[i] for i in group], crop_masks, settings, rng)
+        win = torch.from_numpy(tile_window(bottom - top, right - left, fade))[None, None]
+        acc[:, :, top:bottom, left:right] += normalised(g, settings) * win
+        weight[:, :, top:bottom, left:right] += win
+        values.append(v)
+
+    spread_group = [i for i, t in enumerate(targets) if t.focus is None]
+    if spread_group:
+        if max(h, w) <= 1.25 * tile:
+            boxes = [(0, h, 0, w)]
+        else:
+            boxes = spiral_tiles(h, w, tile, overlap=settings.tile_overlap, offset=random_offset(tile, settings.tile_overlap, rng))
+        for box in boxes:
+            add(box, spread_group)
+    for i, t in enumerate(targets):
+        if t.focus is not None:
+            add(focus_box(t.focus, h, w, tile, settings.focus_spread, rng), [i])
+    return acc / weight.clamp_min(1e-6), float(np.mean(values))
+
+
+@contextlib.contextmanager
+def flush_denormals() -> Iterator[None]:
+    """Treat denormal floats as zero while drawing.
+
+    Flat, smooth canvases drive some activations of the folded network into
+    denormal range, which makes a CPU forward pass up to 40 times slower.
+    torch has no getter for the flag, so it is switched back off afterwards
+    (its default).
+    """
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def octave_shape(height: int, width: int, scale: float) -> tuple[int, int]:
+    """The canvas size of an octave: ``scale`` times the output, never below :data:`MIN_SIDE`."""
+    k = max(scale, MIN_SIDE / min(height, width))
+    return max(MIN_SIDE, round(height * k)), max(MIN_SIDE, round(width * k))
+
+
+def render_draw(
+    net: Network,
+    image: np.ndarray,
+    targets: Sequence[DrawTarget],
+    *,
+    settings: DrawSettings = PRESETS["default"],
+    rng: np.random.Generator | None = None,
+    keep_image: bool = False,
+    clip_mask: np.ndarray | None = None,
+    progress: ProgressCallback = no_progress,
+    on_step=None,
+) -> np.ndarray:
+    """Draw ``targets`` into ``image`` (H, W, 3 float in [0, 1]); returns an image of the same size.
+
+    Parameters
+    ----------
+    net : a network with a ``logits`` layer (a spatial map of class logits).
+    image : the starting canvas: noise (see :func:`start_canvas`) or a photo.
+    targets : the classes, weights, aims and focus points.
+    settings : schedule and regularisation (``PRESETS[name]``).
+    rng : the only source of randomness; the same seed gives the same drawing.
+    keep_image : a lucid dream: the photo is kept sharp and the drawing grows
+        into it (octaves carry only the drawn detail and the blur smooths only
+        that detail) instead of being painted over.
+    clip_mask : (H, W) in [0, 1]; outside it the starting image is kept.
+    progress : ``progress(done, total, message)`` after every step.
+    on_step : optional ``on_step(iteration, objective)`` (tests, benchmarks).
+    """
+    with flush_denormals():
+        return _render(net, image, targets, settings=settings, rng=rng, keep_image=keep_image,
+                       clip_mask=clip_mask, progress=progress, on_step=on_step)
+
+
+def _render(net, image, targets, *, settings, rng, keep_image, clip_mask, progress, on_step) -> np.ndarray:
+    settings.validate()
+    check_layer(net, LOGITS)
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise NeuralgaeError(f"deepdraw needs an RGB image (H, W, 3); got shape {image.shape}")
+    H, W = image.shape[:2]
+    if min(H, W) < MIN_SIDE:
+        raise NeuralgaeError(f"image of {W}x{H} px is too small to draw on; use at least {MIN_SIDE}x{MIN_SIDE}")
+    targets = check_targets(targets, H, W)
+    clip = None if clip_mask is None else to_tensor(check_mask(clip_mask, H, W, what="clipping mask"))
+    rng = rng if rng is not None else np.random.default_rng(0)
+    tile = settings.tile or net.input_size
+    original = to_tensor(image)
+    full_masks = [None if t.mask is None else to_tensor(t.mask) for t in targets]
+    total = settings.iterations
+    canvas = original.clone()
+    base = original
+    done = 0
+    for n, octave in enumerate(settings.octaves):
+        shape = octave_shape(H, W, octave.scale)
+        if keep_image:
+            new_base = resize_tensor(original, shape)
+            canvas = new_base + resize_tensor(canvas - base, shape)
+            base = new_base
+        else:
+            canvas = resize_tensor(canvas, shape)
+            base = resize_tensor(original, shape)
+        masks = [None if m is None else resize_tensor(m, shape) for m in full_masks]
+        clip_o = None if clip is None else resize_tensor(clip, shape)
+        for i in range(octave.iterations):
+            sigma, step = octave.at(i)
+            grad, value = canvas_gradient(net, canvas, targets, masks, settings, tile, rng)
+            if clip_o is not None:
+                grad = grad * clip_o
+            canvas = canvas + step * grad
+            if keep_image:
+                canvas = base + gaussian_blur(canvas - base, sigma)
+            else:
+                canvas = gaussian_blur(canvas, sigma)
+            canvas = canvas.clamp(0.0, 1.0)
+            if clip_o is not None:
+                canvas = base * (1 - clip_o) + canvas * clip_o
+            done += 1
+            if on_step is not None:
+                on_step(done, value)
+            progress(done, total, f"octave {n + 1}/{len(settings.octaves)}")
+    canvas = resize_tensor(canvas, (H, W))
+    if keep_image:
+        canvas = original + (canvas - resize_tensor(base, (H, W)))
+    if clip is not None:
+        canvas = original * (1 - clip) + canvas * clip
+    return to_image(canvas.clamp(0.0, 1.0))
+
+
+def class_scores(net: Network, image: np.ndarray, *, masks: Sequence[np.ndarray | None] = ()) -> np.ndarray:
+    """Class logits of ``image``: (1000,) over the whole image, or (len(masks), 1000) averaged over each mask."""
+    with torch.no_grad():
+        logits = net.features(to_tensor(image), [LOGITS])[LOGITS]
+    if not masks:
+        return logits.mean(dim=(2, 3))[0].numpy()
+    out = []
+    for m in masks:
+        if m is None:
+            out.append(logits.mean(dim=(2, 3))[0])
+            continue
+        mm = F.adaptive_avg_pool2d(to_tensor(np.asarray(m, dtype=np.float32)), logits.shape[-2:])
+        out.append((logits * mm).sum(dim=(2, 3))[0] / mm.sum().clamp_min(1e-6))
+    return torch.stack(out).numpy()
+
+
+__all__ = [
+    "DrawTarget",
+    "targets_from_classes",
+    "render_draw",
+    "start_canvas",
+    "class_objective",
+    "class_scores",
+]
