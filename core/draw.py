@@ -113,6 +113,15 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(a).permute(2, 0, 1)[None].contiguous()
 
 
+def network_device(net) -> torch.device:
+    """Where the network's weights live (CPU for networks without torch parameters)."""
+    params = getattr(net, "parameters", None)
+    if callable(params):
+        for p in params():
+            return p.device
+    return torch.device("cpu")
+
+
 def to_image(tensor: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) tensor -> (H, W, 3) float32 array."""
     return np.ascontiguousarray(tensor[0].permute(1, 2, 0).detach().cpu().numpy(), dtype=np.float32)
@@ -231,7 +240,7 @@ def canvas_gradient(
     """
     h, w = canvas.shape[-2:]
     acc = torch.zeros_like(canvas)
-    weight = torch.zeros(1, 1, h, w)
+    weight = canvas.new_zeros(1, 1, h, w)
     values: list[float] = []
     fade = max(1, int(tile * settings.tile_overlap / 2))
 
@@ -240,7 +249,7 @@ def canvas_gradient(
         crop = canvas[:, :, top:bottom, left:right]
         crop_masks = [None if masks[i] is None else masks[i][:, :, top:bottom, left:right] for i in group]
         g, v = crop_gradient(net, crop, [targets[i] for i in group], crop_masks, settings, rng)
-        win = torch.from_numpy(tile_window(bottom - top, right - left, fade))[None, None]
+        win = torch.from_numpy(tile_window(bottom - top, right - left, fade))[None, None].to(canvas.device)
         acc[:, :, top:bottom, left:right] += normalised(g, settings) * win
         weight[:, :, top:bottom, left:right] += win
         values.append(v)
@@ -324,11 +333,12 @@ def _render(net, image, targets, *, settings, rng, keep_image, clip_mask, progre
     if min(H, W) < MIN_SIDE:
         raise NeuralgaeError(f"image of {W}x{H} px is too small to draw on; use at least {MIN_SIDE}x{MIN_SIDE}")
     targets = check_targets(targets, H, W)
-    clip = None if clip_mask is None else to_tensor(check_mask(clip_mask, H, W, what="clipping mask"))
+    clip = None if clip_mask is None else to_tensor(check_mask(clip_mask, H, W, what="clipping mask")).to(network_device(net))
     rng = rng if rng is not None else np.random.default_rng(0)
     tile = settings.tile or net.input_size
-    original = to_tensor(image)
-    full_masks = [None if t.mask is None else to_tensor(t.mask) for t in targets]
+    device = network_device(net)
+    original = to_tensor(image).to(device)
+    full_masks = [None if t.mask is None else to_tensor(t.mask).to(device) for t in targets]
     total = settings.iterations
     canvas = original.clone()
     base = original
@@ -372,7 +382,7 @@ def _render(net, image, targets, *, settings, rng, keep_image, clip_mask, progre
 def class_scores(net: Network, image: np.ndarray, *, masks: Sequence[np.ndarray | None] = ()) -> np.ndarray:
     """Class logits of ``image``: (1000,) over the whole image, or (len(masks), 1000) averaged over each mask."""
     with torch.no_grad():
-        logits = net.features(to_tensor(image), [LOGITS])[LOGITS]
+        logits = net.features(to_tensor(image).to(network_device(net)), [LOGITS])[LOGITS].cpu()
     if not masks:
         return logits.mean(dim=(2, 3))[0].numpy()
     out = []

@@ -37,6 +37,7 @@ def apply_view(x: torch.Tensor, theta: torch.Tensor, *, padding: str = "reflecti
     """Resample ``x`` (N, C, H, W) through the affine ``theta``; differentiable."""
     if is_identity(theta):
         return x
+    theta = theta.to(x.device)
     grid = F.affine_grid(theta.expand(x.shape[0], 2, 3), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
 
@@ -47,7 +48,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
         return x
     radius = max(1, math.ceil(3 * sigma))
     radius = min(radius, x.shape[-1] - 1, x.shape[-2] - 1)
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
     k = k / k.sum()
     c = x.shape[1]

@@ -79,9 +79,9 @@ def student_t_penalty(
     bias = -(w * torch.from_numpy(mean).to(image)).sum(dim=(1, 2, 3))
     total, used = image.new_zeros(()), 0
     for s in scales:
-        x = F.avg_pool2d(image, s) if s > 1 else image
-        if min(x.shape[-2:]) < PATCH:
+        if min(image.shape[-2:]) // s < PATCH:
             continue
+        x = F.avg_pool2d(image, s) if s > 1 else image
         z = F.conv2d(x, w, bias, stride=max(1, stride // s))
         total = total + torch.log1p(z.pow(2) / v).mean()
         used += 1

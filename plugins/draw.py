@@ -1,1 +1,69 @@
-"""Built-in deepdraw renderer (filled in by the deepdraw issue)."""
+"""Built-in renderer: deepdraw, the network drawing what it believes classes look like."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from neuralgae.core.classes import parse_class_list
+from neuralgae.core.components import RenderContext
+from neuralgae.core.draw import DrawTarget, render_draw, targets_from_classes
+from neuralgae.core.draw_aim import aim_masks
+from neuralgae.core.draw_schedule import PresetName, preset as preset_settings, with_steps
+from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.hookspecs import hookimpl
+
+
+def draw(
+    image: np.ndarray,
+    ctx: RenderContext,
+    *,
+    classes: list[str] = [],  # noqa: B006 - read-only default, part of the spec signature
+    preset: PresetName = "default",
+    steps: int = 0,
+    aim: str = "",
+    keep_image: bool = False,
+    prior_weight: float | None = None,
+    others_weight: float | None = None,
+) -> np.ndarray:
+    """deepdraw: maximise class logits from noise or into a photo, with octaves, tiles and aims.
+
+    classes: "NAME[:WEIGHT]" items, e.g. ["goldfish", "volcano:0.5"] (`nd classes` lists names).
+        Classes a sampler feeds back (ctx.classes) are drawn *together with* these:
+        fixed spec classes join every frame's sampled ones.
+    preset: the schedule: "default" (ours), "deepdraw" (Øygard's classic), "neuralgae", "fast".
+    steps: total iterations, spread over the preset's octaves in proportion (0 = the preset's).
+    aim: one region per spec class, e.g. "top,bottom" (all, top, bottom, left, right, centre,
+        top-left, ... or a mask image file); sampled classes always cover the whole image.
+    keep_image: a lucid dream: keep the starting image sharp and grow the classes into it.
+    prior_weight: strength of the multi-scale Student-t patch prior (None = the preset's).
+    others_weight: push all other classes down by this times their mean logit (None = the preset's).
+    """
+    h, w = image.shape[:2]
+    targets: list[DrawTarget] = []
+    if classes:
+        parsed = parse_class_list(list(classes))
+        masks = aim_masks(aim, len(parsed), h, w) if aim else None
+        targets += targets_from_classes(parsed, masks=masks)
+    elif aim:
+        raise NeuralgaeError("aim needs the spec's own classes to aim; add e.g. classes = ['goldfish', 'volcano']")
+    if ctx.classes:
+        targets += targets_from_classes([(int(i), float(wt)) for i, wt in ctx.classes])
+    if not targets:
+        raise NeuralgaeError("deepdraw has no classes to draw; set classes = ['goldfish'] or feed classes from a sampler")
+    settings = preset_settings(preset)
+    if steps:
+        settings = with_steps(settings, steps)
+    if prior_weight is not None:
+        settings = replace(settings, prior_weight=prior_weight)
+    if others_weight is not None:
+        settings = replace(settings, others_weight=others_weight)
+    return render_draw(
+        ctx.network, image, targets, settings=settings, rng=ctx.rng, keep_image=keep_image, progress=ctx.progress
+    )
+
+
+@hookimpl
+def register_renderers(register):
+    register(draw, name="draw")
