@@ -149,23 +149,37 @@ def class_objective(
     masks: Sequence[torch.Tensor | None],
     *,
     others_weight: float = 0.0,
+    balance: float = 0.0,
 ) -> torch.Tensor:
     """Weighted class logits read from a logit map (N, 1000, h, w).
 
     A target with a mask (N, 1, h, w) gets its logit averaged over the
     mask; one without, over the whole map. Targets whose mask is empty
     here contribute nothing. ``others_weight`` subtracts that multiple of the
-    mean of all logits.
+    mean of all logits. With several targets, ``balance`` > 0 multiplies
+    the weights by ``n * softmax(-balance * logit)`` (held constant for the
+    gradient), so a class that lags behind is pushed harder and an easy
+    class cannot take over a hybrid.
     """
-    total = logits.new_zeros(())
+    terms, weights = [], []
     for t, m in zip(targets, masks):
         channel = logits[:, t.index : t.index + 1]
         if m is None:
-            total = total + t.weight * channel.mean()
+            terms.append(channel.mean())
         else:
             area = m.sum()
-            if float(area) > 1e-3:
-                total = total + t.weight * (channel * m).sum() / area
+            if float(area) <= 1e-3:
+                continue
+            terms.append((channel * m).sum() / area)
+        weights.append(t.weight)
+    total = logits.new_zeros(())
+    if terms:
+        values = torch.stack(terms)
+        w = torch.tensor(weights, dtype=values.dtype, device=values.device)
+        if balance and len(terms) > 1:
+            # lagging classes get more of the push: weights times a softmin of the logits
+            w = w * len(terms) * torch.softmax(-balance * values.detach(), dim=0)
+        total = (w * values).sum()
     if others_weight:
         total = total - others_weight * logits.mean()
     return total
@@ -195,7 +209,7 @@ def crop_gradient(
         view_masks = [
             None if m is None else F.adaptive_avg_pool2d(apply_view(m, theta, padding="zeros"), size) for m in masks
         ]
-        total = total + class_objective(logits, targets, view_masks, others_weight=settings.others_weight)
+        total = total + class_objective(logits, targets, view_masks, others_weight=settings.others_weight, balance=settings.balance)
     objective = total / settings.views
     loss = objective
     if settings.prior_weight:

@@ -60,6 +60,8 @@ class DrawSettings:
       sizes it is applied at.
     - ``others_weight``: minus this times the mean of all 1000 logits is
       added to the objective, which keeps other classes down (seed 003).
+    - ``balance``: with several classes, push lagging ones harder (0 = plain
+      weighted sum of logits; see :func:`neuralgae.core.draw.class_objective`).
     - ``views``: how many transformed views are averaged per step.
 
     Large canvases are drawn in ``tile``-pixel tiles visited in a spiral from
@@ -76,6 +78,7 @@ class DrawSettings:
     prior_weight: float = 0.0
     prior_scales: tuple[int, ...] = (1, 2, 4, 8)
     others_weight: float = 0.0
+    balance: float = 0.3
     views: int = 1
     tile: int = 0
     tile_overlap: float = 0.25
@@ -94,6 +97,7 @@ class DrawSettings:
             (self.spectrum_decay >= 0, f"spectrum decay must be 0 or more; got {self.spectrum_decay}"),
             (self.prior_weight >= 0, f"prior weight must be 0 or more; got {self.prior_weight}"),
             (all(s >= 1 for s in self.prior_scales), "prior scales must be whole numbers of 1 or more"),
+            (self.balance >= 0, f"balance must be 0 or more; got {self.balance}"),
             (self.views >= 1, f"views must be at least 1; got {self.views}"),
             (self.tile == 0 or self.tile >= 64, f"tile size must be 0 (the network's input) or at least 64; got {self.tile}"),
             (0 <= self.tile_overlap < 0.9, f"tile overlap must be at least 0 and below 0.9; got {self.tile_overlap}"),
