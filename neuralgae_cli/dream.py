@@ -57,6 +57,7 @@ def dream_command(
     step_size: Annotated[float, typer.Option(help="Step size (the image spans 0..1).")] = 0.01,
     jitter: Annotated[int, typer.Option(help="Random shift in pixels before each step.")] = 32,
     tile_size: Annotated[int, typer.Option(help="Tile size in pixels for large images.")] = 512,
+    tile_overlap: Annotated[int, typer.Option(help="Pixels of context each tile sees beyond its edges.")] = 32,
     tiling: Annotated[str, typer.Option(help="auto, always or never.")] = "auto",
     guide: Annotated[Optional[Path], typer.Option(help="Guide image whose features the dream moves toward.")] = None,
     original_colors: Annotated[bool, typer.Option("--original-colors", help="Keep the input's colours; dream luminance only.")] = False,
@@ -74,7 +75,7 @@ def dream_command(
         renderer = default_host().get("renderer", "dream")
         params = renderer.bind(
             dict(layers=layers, octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
-                 jitter=jitter, tile_size=tile_size, tiling=tiling, guide=str(guide) if guide else None,
+                 jitter=jitter, tile_size=tile_size, tiling=tiling, guide=guide, tile_overlap=tile_overlap,
                  original_colors=original_colors),
             where="nd dream",
         )
@@ -86,7 +87,8 @@ def dream_command(
         with progress_bar("dreaming") as progress:
             ctx = RenderContext(network=net, rng=rng, seed=seed, progress=progress)
             out = renderer(image, ctx, **params)
-        metadata = {"command": "dream", "input": input, "seed": seed, "network": network, "renderer": "dream", "params": params}
+        metadata = {"command": "dream", "input": input, "seed": seed, "network": network, "renderer": "dream",
+                    "params": {k: str(v) if isinstance(v, Path) else v for k, v in params.items()}}
         save_image(output, out, metadata)
         h, w = out.shape[:2]
         console.print(f"wrote {output} ({w}x{h}, {time.monotonic() - start:.1f} s)", highlight=False)

@@ -29,7 +29,7 @@ def dream(
     tile_size: int = _D.tile_size,
     tile_overlap: int = _D.tile_overlap,
     tiling: Literal["auto", "always", "never"] = "auto",
-    guide: str | None = None,
+    guide: Path | None = None,
     original_colors: bool = False,
 ) -> np.ndarray:
     """DeepDream: amplify what chosen layers see, over octaves, with jitter, at any size.

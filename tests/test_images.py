@@ -48,3 +48,14 @@ def test_parse_size(text, expected):
 def test_parse_size_errors(text, message):
     with pytest.raises(NeuralgaeError, match=message):
         parse_size(text)
+
+
+def test_written_files_honour_the_umask(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = save_image(tmp_path / "m.png", np.zeros((4, 4, 3), np.float32))
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644
