@@ -8,6 +8,7 @@ import typer
 
 COMMAND_MODULES = (
     "neuralgae_cli.dream",
+    "neuralgae_cli.draw",
     "neuralgae_cli.run",
     "neuralgae_cli.gif",
     "neuralgae_cli.plugins_cmd",
