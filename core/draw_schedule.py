@@ -147,12 +147,17 @@ FAST_OCTAVES = (
     Octave(30, 1.0, (0.6, 0.3), (0.03, 0.015)),
 )
 
-PresetName = Literal["default", "deepdraw", "neuralgae", "fast"]
+PresetName = Literal["default", "deepdraw", "deepdraw-pure", "neuralgae", "neuralgae-pure", "fast"]
 
 PRESETS: dict[str, DrawSettings] = {
     "default": DrawSettings(octaves=DEFAULT_OCTAVES),
-    "deepdraw": DrawSettings(octaves=DEEPDRAW_OCTAVES, jitter=0, scale_jitter=0.0, rotate=0.0, colour=False, spectrum_decay=0.0),
-    "neuralgae": DrawSettings(octaves=NEURALGAE_OCTAVES, jitter=32, scale_jitter=0.0, rotate=0.0, colour=False, spectrum_decay=0.0),
+    # The classic schedules with our transformation robustness and
+    # decorrelated 1/f gradients: on EfficientNet their original blur-only
+    # regularisation draws grey-violet adversarial noise (the "-pure" presets).
+    "deepdraw": DrawSettings(octaves=DEEPDRAW_OCTAVES),
+    "deepdraw-pure": DrawSettings(octaves=DEEPDRAW_OCTAVES, jitter=0, scale_jitter=0.0, rotate=0.0, colour=False, spectrum_decay=0.0),
+    "neuralgae": DrawSettings(octaves=NEURALGAE_OCTAVES, jitter=32),
+    "neuralgae-pure": DrawSettings(octaves=NEURALGAE_OCTAVES, jitter=32, scale_jitter=0.0, rotate=0.0, colour=False, spectrum_decay=0.0),
     "fast": DrawSettings(octaves=FAST_OCTAVES),
 }
 

@@ -54,7 +54,7 @@ def draw_command(
     aim: Annotated[Optional[str], typer.Option(help="One region per class: top,bottom (all, top, bottom, left, right, centre, top-left... or a mask image).")] = None,
     focus: Annotated[Optional[str], typer.Option(help='One X,Y focus point (0..1) per class on a larger canvas: "0.3,0.5 0.7,0.5".')] = None,
     mask: Annotated[Optional[Path], typer.Option(help="Clipping mask image: draw only where it is white.")] = None,
-    preset: Annotated[str, typer.Option(help="Schedule: default, deepdraw (classic), neuralgae or fast.")] = "default",
+    preset: Annotated[str, typer.Option(help="Schedule: default, deepdraw (classic schedule), deepdraw-pure (classic, blur only), neuralgae, neuralgae-pure or fast.")] = "default",
     steps: Annotated[Optional[int], typer.Option(help="Total iterations, spread over the preset's octaves.")] = None,
     prior: Annotated[Optional[float], typer.Option(help="Strength of the Student-t patch prior (0 = off).")] = None,
     keep_image: Annotated[Optional[bool], typer.Option("--keep-image/--paint-over", help="Keep the base photo sharp (default with --image) or paint over it.")] = None,

@@ -32,7 +32,8 @@ def draw(
     classes: "NAME[:WEIGHT]" items, e.g. ["goldfish", "volcano:0.5"] (`nd classes` lists names).
         Classes a sampler feeds back (ctx.classes) are drawn *together with* these:
         fixed spec classes join every frame's sampled ones.
-    preset: the schedule: "default" (ours), "deepdraw" (Øygard's classic), "neuralgae", "fast".
+    preset: the schedule: "default" (ours), "deepdraw" (Øygard's classic schedule), "deepdraw-pure"
+        (classic, blur only), "neuralgae", "neuralgae-pure", "fast".
     steps: total iterations, spread over the preset's octaves in proportion (0 = the preset's).
     aim: one region per spec class, e.g. "top,bottom" (all, top, bottom, left, right, centre,
         top-left, ... or a mask image file); sampled classes always cover the whole image.
