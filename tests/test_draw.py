@@ -160,3 +160,29 @@ def test_presets_and_steps():
 def test_unknown_class_names_get_suggestions():
     with pytest.raises(NeuralgaeError, match="goldfish"):
         targets_from_classes([("goldfsh", 1.0)])
+
+
+def test_renderer_plugin_joins_sampled_classes(net):
+    from neuralgae.core.components import RenderContext
+    from neuralgae.core.plugins import PluginHost
+
+    renderer = PluginHost(entry_points=False).get("renderer", "draw")
+    params = renderer.bind({"classes": ["goldfish"], "steps": 8, "preset": "fast"})
+    start = start_canvas(96, 96, np.random.default_rng(0))
+    before = class_scores(net, start)
+    ctx = RenderContext(network=net, rng=np.random.default_rng(1), classes=[(VOLCANO, 1.0)])
+    out = renderer(start, ctx, **params)
+    after = class_scores(net, out)
+    assert out.shape == start.shape
+    assert after[GOLDFISH] > before[GOLDFISH] + 3 and after[VOLCANO] > before[VOLCANO] + 3
+
+
+def test_renderer_plugin_needs_classes(net):
+    from neuralgae.core.components import RenderContext
+    from neuralgae.core.plugins import PluginHost
+
+    renderer = PluginHost(entry_points=False).get("renderer", "draw")
+    with pytest.raises(NeuralgaeError, match="no classes"):
+        renderer(start_canvas(64, 64, np.random.default_rng(0)), RenderContext(network=net, rng=np.random.default_rng(0)), **renderer.bind({}))
+    with pytest.raises(NeuralgaeError, match="preset"):
+        renderer.bind({"preset": "deepdrow"})
