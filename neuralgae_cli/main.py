@@ -28,4 +28,7 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
+    import torch
+
+    torch.set_flush_denormal(True)  # before torch starts its worker threads
     app()
