@@ -29,6 +29,7 @@ BUILTIN_PLUGINS = (
     "neuralgae.plugins.transforms",
     "neuralgae.plugins.samplers",
     "neuralgae.plugins.specs",
+    "neuralgae.plugins.text",
 )
 
 COMPONENT_KINDS = ("transform", "sampler", "renderer", "text_generator")

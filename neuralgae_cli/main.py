@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "neuralgae_cli.run",
     "neuralgae_cli.gif",
     "neuralgae_cli.plugins_cmd",
+    "neuralgae_cli.book",
 )
 
 app = typer.Typer(

@@ -1,0 +1,55 @@
+"""`nd book RUN_DIR`: the illustrated book of a chain run (and its classes.txt)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from neuralgae.core.plugins import default_host
+from neuralgae_cli.common import user_errors
+
+
+def make_book(run_dir: Path, *, text: str, seed: int, out: Path | None, chapter_size: int, title: str, host=None) -> Path:
+    """Write classes.txt into the run and the book into ``out`` (default RUN_DIR/book); return index.html."""
+    import numpy as np
+
+    from neuralgae.core.book import book_frames, build_book, write_classes_txt
+    from neuralgae.core.errors import NeuralgaeError
+    from neuralgae.core.pipeline import read_manifest
+    from neuralgae.core.textgen import TextContext
+
+    host = host or default_host()
+    generator = host.get("text_generator", text)
+    frames = book_frames(run_dir)
+    write_classes_txt(run_dir, read_manifest(run_dir))
+    ctx = TextContext(rng=np.random.default_rng(seed))
+    try:
+        passages = generator([list(f.classes) for f in frames], ctx)
+    except NeuralgaeError:
+        raise
+    except Exception as exc:
+        raise NeuralgaeError(f"text generator '{text}' (from {generator.source}) failed: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(passages, (list, tuple)) or not all(isinstance(p, str) for p in passages):
+        raise NeuralgaeError(f"text generator '{text}' (from {generator.source}) must return a list of strings, one per frame")
+    return build_book(frames, passages, out or run_dir / "book", title=title, chapter_size=chapter_size)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("book")
+    def book_command(
+        run_dir: Path = typer.Argument(..., help="The output folder of a chain run (`nd run neuralgae`), finished or not."),
+        text: str = typer.Option("verse", "--text", "-t", help="Text generator: verse, prose, or one a plugin adds (`nd plugins`)."),
+        seed: int = typer.Option(0, "--seed", min=0, help="Seed of the text: the same seed writes the same book."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the book (default RUN_DIR/book)."),
+        chapter_size: int = typer.Option(25, "--chapter-size", min=1, help="Frames per chapter page."),
+        title: str = typer.Option("Neuralgae", "--title", help="The book's title."),
+    ) -> None:
+        """Write the illustrated book of a chain run: each frame's image, classes and a passage of text.
+
+        Also writes RUN_DIR/classes.txt ('frame_00000.png: class, class, ...').
+        The book is a folder (index.html, chapter pages, images/) that opens from disk.
+        """
+        with user_errors():
+            index = make_book(run_dir, text=text, seed=seed, out=out, chapter_size=chapter_size, title=title)
+            typer.echo(f"wrote {index}")
