@@ -86,7 +86,9 @@ def from_noise(spec_path: Path, size: int, folder: Path) -> Path:
     return target
 
 
-def run_chain(out: Path, *, frames: int, size: int, steps: int, sampler: str, seed: int, threads: int) -> Path:
+def run_chain(
+    out: Path, *, frames: int, size: int, steps: int, sampler: str, seed: int, threads: int, sets: list[str] = ()
+) -> Path:
     import torch
 
     torch.set_num_threads(threads)
@@ -96,7 +98,7 @@ def run_chain(out: Path, *, frames: int, size: int, steps: int, sampler: str, se
 
     host = PluginHost(entry_points=False)
     spec_file = from_noise(Path(host.specs["neuralgae"].path), size, out.parent)
-    overrides = [f"renderer.steps={steps}", f"sampler.name={sampler}", f"seed={seed}", "output.gif=false", "output.mp4=false"]
+    overrides = [f"renderer.steps={steps}", f"sampler.name={sampler}", f"seed={seed}", "output.gif=false", "output.mp4=false", *sets]
     spec = load_spec(str(spec_file), host=host, overrides=overrides, frames=frames, out=out)
 
     def progress(done, total, message=""):
@@ -116,6 +118,8 @@ def main() -> None:
     parser.add_argument("--sampler", default="avoid_attractors")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra spec override, e.g. --set sampler.memory=30 (repeatable)")
     parser.add_argument("--out", type=Path, default=None, help="run folder (resumed if it holds this run)")
     parser.add_argument("--stats-only", type=Path, default=None, help="only compute the figures of this run folder")
     args = parser.parse_args()
@@ -125,13 +129,14 @@ def main() -> None:
         folder = args.out or Path(f"runs/bench-chain-{args.sampler}-{args.size}")
         t0 = time.perf_counter()
         run_chain(folder, frames=args.frames, size=args.size, steps=args.steps, sampler=args.sampler, seed=args.seed,
-                  threads=args.threads)
+                  threads=args.threads, sets=args.set)
         print(f"ran in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     s = chain_stats(folder)
     print("| sampler | frames | distinct classes | longest run of one class | longest run sharing a class "
           "| marine invertebrates | dog breeds | most dominant group | s/frame |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
-    print(f"| {args.sampler} | {s['frames']} | {s['distinct']} | {s['longest_class_run']} ({s['longest_class_run_class']}) "
+    label = " ".join([args.sampler, *args.set])
+    print(f"| {label} | {s['frames']} | {s['distinct']} | {s['longest_class_run']} ({s['longest_class_run_class']}) "
           f"| {s['longest_shared_run']} | {s['marine_invertebrates']:.0%} | {s['dog_breeds']:.0%} "
           f"| {s['top_group']} {s['top_group_share']:.0%} | {s['seconds_per_frame']:.1f} |")
 

@@ -145,7 +145,17 @@ def gist(description: str) -> str:
         if not part or part.split()[0].lower() in _CLAUSE_STARTS:
             break
         kept.append(part)
-    return " ".join(", ".join(p for p in kept if p).split()[:7])
+    phrase = " ".join(", ".join(p for p in kept if p).split()[:7])
+    first_word = phrase.split(" ")[0] if phrase else ""
+    if first_word[:1].isupper() and first_word[1:2].islower() and first_word not in _proper_words():
+        phrase = phrase[:1].lower() + phrase[1:]  # "Medium-sized songbirds" mid-sentence
+    return phrase
+
+
+@lru_cache(maxsize=1)
+def _proper_words() -> frozenset[str]:
+    """Capitalised words of class names ("African", "Siamese"): they keep their capital."""
+    return frozenset(w for name in class_descriptions() for w in name.split() if w[:1].isupper())
 
 
 _NOT_A_START = {"or", "and", "usually", "often", "typically", "sometimes", "which", "that", "in", "on", "to", "of"}
