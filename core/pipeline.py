@@ -204,6 +204,7 @@ def _frame_glob(pattern: str) -> str:
 
 def _fingerprint_of(data: dict) -> dict:
     d = {k: v for k, v in data.items() if k not in ("frames", "description", "output")}
+    d.setdefault("transforms", [])  # TOML writes no key for an empty array of tables
     d["frame_pattern"] = data.get("output", {}).get("frame_pattern")
     return d
 

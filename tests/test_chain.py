@@ -97,11 +97,6 @@ def test_the_book_lists_every_frame_of_the_chain(app, chain, tmp_path):
             assert html.escape(name) in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline bug: a spec without [[transforms]] saves spec.toml without the key, and resume then reports "
-    "'the spec changed at transforms'; fix in core/pipeline.py _fingerprint_of (treat a missing transforms as [])",
-)
 def test_the_default_chain_resumes_identically(app, tmp_path):
     out = tmp_path / "run"
     nd(app, "run", "neuralgae", *TINY, "--out", out)
