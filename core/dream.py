@@ -141,7 +141,7 @@ def ascent_step(
     rng: np.random.Generator,
     tile_rng: np.random.Generator | None = None,
 ) -> tuple[torch.Tensor, float]:
-    """One jittered, normalised gradient-ascent step; returns the new image and the objective.
+    """One jittered, normalised gradient-ascent step, in place; returns the image and the objective.
 
     ``rng`` draws the jitter and ``tile_rng`` the tile offsets, so tiled and
     whole-image dreams with the same seed jitter alike.
@@ -154,9 +154,10 @@ def ascent_step(
         grad, value = tiled_gradient(net, objective, shifted, settings.tile_size, grid_rng, overlap=settings.tile_overlap)
     else:
         grad, value = objective_gradient(net, objective, shifted)
+    del shifted  # full-size buffers are what bound memory on huge images: free each one early
     grad = torch.roll(grad, shifts=(-dy, -dx), dims=(2, 3))
-    grad = grad / (grad.abs().mean() + 1e-12)
-    return (image + settings.step_size * grad).clamp_(0.0, 1.0), value
+    grad.mul_(settings.step_size / (float(grad.abs().mean()) + 1e-12))
+    return image.add_(grad).clamp_(0.0, 1.0), value
 
 
 def dream(
@@ -179,21 +180,23 @@ def dream(
     tile_rng = np.random.default_rng(rng.integers(2**63))
     shapes = octave_shapes(h, w, settings.octaves, settings.octave_scale)
     total = len(shapes) * settings.steps
-    original = to_tensor(image)
+    original = torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)[None]  # a view, no copy
     detail = torch.zeros(1, 3, *shapes[0])
     done = 0
     with torch.no_grad():
         for octave, shape in enumerate(shapes):
-            base = _tensor_resize(original, shape)
-            detail = _tensor_resize(detail, shape)
-            current = (base + detail).clamp_(0.0, 1.0)
+            base = _tensor_resize(original, shape).contiguous()
+            current = _tensor_resize(detail, shape).add_(base).clamp_(0.0, 1.0)
+            del detail
             for _ in range(settings.steps):
                 with torch.enable_grad():
                     current, value = ascent_step(net, objective, current, settings, rng, tile_rng)
                 done += 1
                 progress(done, total, f"octave {octave + 1}/{len(shapes)}")
-            detail = current - base
-            del base
+            if octave == len(shapes) - 1:
+                break
+            detail = current.sub_(base)
+            del base, current
     return to_image(current)
 
 

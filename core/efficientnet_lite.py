@@ -55,9 +55,12 @@ class FoldedConv(nn.Module):
         self.kernel = weight.shape[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.kernel > 1:
+        padding = 0
+        if self.kernel > 1 and self.stride == 1:
+            padding = self.kernel // 2  # "same" at stride 1 is symmetric: let the convolution pad
+        elif self.kernel > 1:
             x = same_pad(x, self.kernel, self.stride)
-        x = F.conv2d(x, self.weight, self.bias, self.stride, 0, 1, self.groups)
+        x = F.conv2d(x, self.weight, self.bias, self.stride, padding, 1, self.groups)
         return F.relu6(x) if self.relu6 else x
 
 
