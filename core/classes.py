@@ -99,10 +99,6 @@ def lookup_class(key: str | int) -> ImageNetClass:
         starts = sorted(n for n in index if name in n)[:3]
         if starts:
             hint = "; did you mean " + " or ".join(f"'{s}'" for s in starts) + "?"
-    return _raise_unknown(key, hint)
-
-
-def _raise_unknown(key, hint: str):
     raise NeuralgaeError(f"unknown ImageNet class '{key}'{hint} (`nd classes` lists them all)")
 
 

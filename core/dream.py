@@ -11,7 +11,7 @@ octaves are processed in tiles whose grid moves every step (see
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -234,13 +234,3 @@ def build_objective(
     for sel in selections[1:]:
         objective = objective + guide_objective(net, sel, guide)
     return objective
-
-
-def settings_with(settings: DreamSettings, **changes) -> DreamSettings:
-    """A copy of ``settings`` with the non-None ``changes`` applied."""
-    return replace(settings, **{k: v for k, v in changes.items() if v is not None})
-
-
-def describe_octaves(shape: tuple[int, int], settings: DreamSettings) -> str:
-    sizes = octave_shapes(*shape, settings.octaves, settings.octave_scale)
-    return " -> ".join(f"{w}x{h}" for h, w in sizes)

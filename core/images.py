@@ -113,14 +113,21 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
 _FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}
 
 
-def save_image(path: str | os.PathLike, image: np.ndarray, metadata: dict | None = None) -> Path:
-    """Write ``image`` (float [0, 1] or uint8) atomically; PNGs carry ``metadata`` as JSON text."""
+def image_format(path: str | os.PathLike) -> str:
+    """The Pillow format that :func:`save_image` writes for ``path``'s suffix, or a clear error."""
     path = Path(path)
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise NeuralgaeError(
             f"cannot write '{path}': unknown image type '{path.suffix}'; use one of {', '.join(sorted(_FORMATS))}"
         )
+    return fmt
+
+
+def save_image(path: str | os.PathLike, image: np.ndarray, metadata: dict | None = None) -> Path:
+    """Write ``image`` (float [0, 1] or uint8) atomically; PNGs carry ``metadata`` as JSON text."""
+    path = Path(path)
+    fmt = image_format(path)
     arr = image if image.dtype == np.uint8 else to_uint8(image)
     pil = Image.fromarray(arr)
     kwargs = {}

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from neuralgae.core.components import ProgressCallback
 from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.images import image_format
 
 err_console = Console(stderr=True)
 
@@ -26,6 +27,13 @@ def fail(message: str) -> typer.Exit:
     """Print ``nd: error: message`` to stderr and return the Exit to raise."""
     err_console.print(f"[bold red]nd: error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
+
+
+def check_output_image(path) -> None:
+    """Refuse an output image path before any work: an unknown image type, or a folder."""
+    image_format(path)
+    if path.is_dir():
+        raise NeuralgaeError(f"output '{path}' is a folder; give a file name such as out.png")
 
 
 @contextlib.contextmanager

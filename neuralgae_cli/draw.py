@@ -14,7 +14,7 @@ from rich.table import Table
 
 from neuralgae.core.errors import NeuralgaeError
 
-from .common import progress_bar, user_errors
+from .common import check_output_image, progress_bar, user_errors
 
 DEFAULT_NETWORK = "efficientnet-lite0"
 console = Console()
@@ -35,15 +35,6 @@ def parse_focus(text: str, count: int) -> list[tuple[float, float]]:
     if len(points) != count:
         raise NeuralgaeError(f"--focus gives {len(points)} points for {count} classes; give one X,Y point per class")
     return points
-
-
-def check_output(path: Path) -> None:
-    from neuralgae.core.images import _FORMATS
-
-    if path.suffix.lower() not in _FORMATS:
-        raise NeuralgaeError(f"cannot write '{path}': unknown image type '{path.suffix}'; use .png or .jpg")
-    if path.is_dir():
-        raise NeuralgaeError(f"output '{path}' is a folder; give a file name such as out.png")
 
 
 def draw_command(
@@ -69,7 +60,7 @@ def draw_command(
     from neuralgae.core.images import load_image, parse_size, resize, save_image
 
     with user_errors():
-        check_output(output)
+        check_output_image(output)
         parsed = parse_class_list(classes)
         settings = preset_settings(preset)
         if steps is not None:

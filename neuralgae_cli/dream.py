@@ -13,9 +13,8 @@ from rich.table import Table
 
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.images import load_image, parse_size, save_image, smooth_noise
-from neuralgae.core.network import parse_layer_selections
 
-from .common import progress_bar, user_errors
+from .common import check_output_image, progress_bar, user_errors
 
 DEFAULT_NETWORK = "efficientnet-lite0"
 console = Console()
@@ -36,15 +35,6 @@ def read_source(source: str, rng: np.random.Generator) -> np.ndarray:
     if source.startswith("noise"):
         raise NeuralgaeError(f"cannot read '{source}'; write noise:WIDTHxHEIGHT, e.g. noise:512x512")
     return load_image(Path(source))
-
-
-def check_output(path: Path) -> None:
-    from neuralgae.core.images import _FORMATS
-
-    if path.suffix.lower() not in _FORMATS:
-        raise NeuralgaeError(f"cannot write '{path}': unknown image type '{path.suffix}'; use .png or .jpg")
-    if path.exists() and path.is_dir():
-        raise NeuralgaeError(f"output '{path}' is a folder; give a file name such as out.png")
 
 
 def dream_command(
@@ -69,7 +59,7 @@ def dream_command(
     from neuralgae.core.plugins import default_host
 
     with user_errors():
-        check_output(output)
+        check_output_image(output)
         rng = np.random.default_rng(seed)
         image = read_source(input, rng)
         renderer = default_host().get("renderer", "dream")
@@ -80,9 +70,6 @@ def dream_command(
             where="nd dream",
         )
         net = load_network(network)
-        parse_layer_selections(layers, net)
-        if params["tiling"] not in ("auto", "always", "never"):
-            raise NeuralgaeError(f"--tiling must be auto, always or never; got '{tiling}'")
         start = time.monotonic()
         with progress_bar("dreaming") as progress:
             ctx = RenderContext(network=net, rng=rng, seed=seed, progress=progress)
