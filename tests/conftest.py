@@ -30,3 +30,19 @@ def chelsea():
     from neuralgae.core.images import as_rgb_float
 
     return as_rgb_float(skimage.data.chelsea())
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium (Playwright) shared by the browser tests; skips where none exists."""
+    from browser import CHROMIUM_ARGS, chromium_path, why_no_browser
+
+    reason = why_no_browser()
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=chromium_path(), args=list(CHROMIUM_ARGS))
+        yield instance
+        instance.close()
