@@ -432,9 +432,9 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
     if not entries:
         _write_manifest(folder, [])
     run = Run(spec=spec, host=host, dir=folder, start=len(entries), entries=list(entries), resumed=bool(entries))
+    host.pm.hook.run_started(run=run)  # before anything can fail: plugins bring their files in step first
     renderer = host.get("renderer", spec.renderer.name)
     network = host.network(spec.network)
-    host.pm.hook.run_started(run=run)
 
     previous = load_image(folder / entries[-1]["file"]) if entries else None
     history = [[tuple(p) for p in e["classes"]] for e in entries if e.get("classes") is not None]

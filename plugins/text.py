@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from neuralgae.core.book import write_classes_txt
+from neuralgae.core.book import CLASSES_FILE, write_classes_txt
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.hookspecs import hookimpl
 from neuralgae.core.textgen import (
@@ -197,6 +197,16 @@ def prose(frames: list[list[str]], ctx: TextContext, *, mentions: int = 3) -> li
 def register_text_generators(register):
     register(verse, name="verse")
     register(prose, name="prose")
+
+
+@hookimpl
+def run_started(run):
+    """Bring an existing ``classes.txt`` in step with the run's manifest (an overwritten run starts with none)."""
+    target = run.dir / CLASSES_FILE
+    if not run.entries:
+        target.unlink(missing_ok=True)
+    elif target.exists() or any(e.get("class_names") is not None for e in run.entries):
+        write_classes_txt(run.dir, run.entries)
 
 
 @hookimpl

@@ -14,8 +14,10 @@ from typer.testing import CliRunner
 
 from neuralgae.core.book import read_classes_txt
 from neuralgae.core.images import load_image
-from neuralgae.core.pipeline import classify, read_manifest
-from neuralgae.core.plugins import PluginHost, default_host
+
+from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.pipeline import classify, read_manifest, run_spec
+from neuralgae.core.plugins import PluginError, PluginHost, default_host
 from neuralgae.core.spec import load_spec
 from neuralgae_cli import book, run
 
@@ -110,3 +112,29 @@ def test_the_default_chain_resumes_identically(app, tmp_path):
     nd(app, "run", "neuralgae", *TINY, "--out", out, "--resume")
     assert [json.dumps({k: v for k, v in e.items() if k != "seconds"}) for e in read_manifest(out)] == first
     assert (out / "classes.txt").read_text() == classes
+
+
+class _FailingRenderer:
+    """A plugin whose renderer fails at once: a run that dies before its first frame."""
+
+    @staticmethod
+    @hookimpl
+    def register_renderers(register):
+        def broken(image, ctx):
+            """Fails before drawing anything."""
+            raise RuntimeError("no frame today")
+
+        register(broken, name="broken")
+
+
+def test_overwrite_that_fails_before_a_frame_leaves_no_stale_classes_txt(app, tmp_path):
+    out = tmp_path / "run"
+    nd(app, "run", "neuralgae", *TINY, "--out", out)
+    assert (out / "classes.txt").is_file()
+    host = PluginHost(entry_points=False, extra=(_FailingRenderer,))
+    (tmp_path / "broken.toml").write_text('frames = 2\n[source]\nnoise = "32x32"\n[renderer]\nname = "broken"\n')
+    spec = load_spec(tmp_path / "broken.toml", host=host, out=out)
+    with pytest.raises(PluginError, match="no frame today"):
+        run_spec(spec, host=host, overwrite=True)
+    assert not (out / "classes.txt").exists()
+    assert read_manifest(out) == [] and not list(out.glob("frame_*.png"))
