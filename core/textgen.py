@@ -158,7 +158,7 @@ def _proper_words() -> frozenset[str]:
     return frozenset(w for name in class_descriptions() for w in name.split() if w[:1].isupper())
 
 
-_NOT_A_START = {"or", "and", "usually", "often", "typically", "sometimes", "which", "that", "in", "on", "to", "of"}
+_NOT_A_START = {"or", "and", "usually", "often", "typically", "sometimes", "which", "that", "in", "on", "to", "of", "by", "for", "from", "at", "as"}
 
 
 def details(description: str) -> list[str]:
@@ -185,6 +185,7 @@ def details(description: str) -> list[str]:
             merged.append(carry + part)
             carry = ""
         for part in merged:
+            part = re.sub(r"^with\s+", "", part)  # "..., with a short mouthpiece": a second "with" in one list
             words = part.split()
             adjectives_only = "," in part and len(words) <= 3  # "a broad, blunt"
             if 2 <= len(words) <= 7 and words[0].lower() not in _NOT_A_START and not adjectives_only:

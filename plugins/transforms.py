@@ -494,6 +494,32 @@ def blur(image: np.ndarray, ctx: FrameContext, *, sigma: float = 1.0, boundary: 
     return _finish(ndimage.gaussian_filter(image, sigma=(sigma, sigma, 0.0), mode=mode, cval=0.0))
 
 
+def fade(
+    image: np.ndarray, ctx: FrameContext, *, contrast: float = 0.7, saturation: float = 0.8, sigma: float = 0.0
+) -> np.ndarray:
+    """Fade the last frame toward its mean colour, so a chain of lucid dreams does not saturate.
+
+    Each lucid dream adds detail on top of the last; without a fade, contrast
+    and colour pile up until every frame is the same hard texture. A fade
+    leaves the composition in place and room for the next drawing.
+
+    contrast: how much of each pixel's difference from the mean colour is kept
+        (1 unchanged, 0 a flat field).
+    saturation: how much of each pixel's colour (difference from its grey) is kept.
+    sigma: an optional Gaussian blur in pixels, applied first.
+    """
+    if not 0 <= contrast <= 1:
+        raise _fail("fade", f"parameter 'contrast' must be between 0 and 1; got {contrast}")
+    if not 0 <= saturation <= 1:
+        raise _fail("fade", f"parameter 'saturation' must be between 0 and 1; got {saturation}")
+    _check_positive("fade", "sigma", sigma, allow_zero=True)
+    out = ndimage.gaussian_filter(image, sigma=(sigma, sigma, 0.0), mode="reflect") if sigma > 0 else image
+    grey = out.mean(axis=2, keepdims=True)
+    out = grey + saturation * (out - grey)
+    mean = out.mean(axis=(0, 1), keepdims=True)
+    return _finish(mean + contrast * (out - mean))
+
+
 # -- colour and glitch ---------------------------------------------------------------
 
 
@@ -707,6 +733,7 @@ TRANSFORMS = (
     sobel,
     prewitt,
     blur,
+    fade,
     hue_shift,
     posterize,
     pixel_sort,

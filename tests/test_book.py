@@ -89,6 +89,8 @@ def test_phrases_from_descriptions():
     d = "A bee is a small flying insect with a stout body, six legs, and two pairs of clear wings. It hums."
     assert gist(d) == "small flying insect"
     assert details(d) == ["a stout body", "six legs", "two pairs of clear wings"]
+    assert details("A wind instrument with a hollow body, with a short protruding mouthpiece.") == [
+        "a hollow body", "a short protruding mouthpiece"]
     assert gist("") == "" and details("") == []
     assert join_names(["a", "b", "c"]) == "a, b and c"
 

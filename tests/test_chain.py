@@ -21,7 +21,7 @@ from neuralgae.core.plugins import PluginError, PluginHost, default_host
 from neuralgae.core.spec import load_spec
 from neuralgae_cli import book, run
 
-TINY = ["--set", "source.resize=48x32", "--set", "renderer.steps=2", "--set", "output.gif=false", "--frames", "3", "-q"]
+TINY = ["--set", "source.noise=48x32", "--set", "renderer.steps=2", "--set", "output.gif=false", "--frames", "3", "-q"]
 
 
 @pytest.fixture(scope="module")

@@ -318,7 +318,9 @@ def test_built_in_spec_runs_two_tiny_frames(builtin_host, name, tmp_path):
     from neuralgae.core.spec import load_spec
 
     _needs_renderer(builtin_host, name)
-    overrides = TINY if load_spec(name, host=builtin_host).renderer.name == "dream" else ["source.resize=64x48"]
+    full = load_spec(name, host=builtin_host)
+    size = "source.noise=64x48" if full.source.noise else "source.resize=64x48"
+    overrides = [size, *TINY[1:]] if full.renderer.name == "dream" else [size]
     spec = load_spec(name, host=builtin_host, overrides=overrides, frames=2, out=tmp_path / name)
     run = run_spec(spec, host=builtin_host)
     assert [r.image.shape for r in run.records] == [run.records[0].image.shape] * 2

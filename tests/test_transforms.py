@@ -16,7 +16,7 @@ from neuralgae.plugins.shift_functions import linear_shift, random_shift, shift_
 
 EXPECTED = {
     "zoom", "stretch", "rotate", "affine", "roll", "stochastic_shift", "alternating_roll",
-    "sobel", "prewitt", "blur", "hue_shift", "posterize", "pixel_sort", "subregions", "chain",
+    "sobel", "prewitt", "blur", "fade", "hue_shift", "posterize", "pixel_sort", "subregions", "chain",
 }
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "transforms.md"
 
@@ -233,6 +233,18 @@ def test_blur_keeps_a_constant_image_and_sigma_zero_is_identity(registry):
     assert apply(registry, "blur", image, sigma=2.0).std() < image.std()
 
 
+def test_fade_lowers_contrast_and_saturation_around_the_mean_colour(registry):
+    image = random_image()
+    np.testing.assert_allclose(apply(registry, "fade", image, contrast=1.0, saturation=1.0), image, atol=1e-6)
+    faded = apply(registry, "fade", image, contrast=0.5, saturation=1.0)
+    np.testing.assert_allclose(faded.mean(axis=(0, 1)), image.mean(axis=(0, 1)), atol=1e-5)
+    np.testing.assert_allclose(faded.std(axis=(0, 1)), 0.5 * image.std(axis=(0, 1)), rtol=1e-4)
+    grey = apply(registry, "fade", image, contrast=1.0, saturation=0.0)
+    np.testing.assert_allclose(grey[..., 0], grey[..., 2], atol=1e-6)
+    np.testing.assert_allclose(grey.mean(axis=2), image.mean(axis=2), atol=1e-5)
+    assert apply(registry, "fade", image, contrast=1.0, saturation=1.0, sigma=2.0).std() < image.std()
+
+
 @pytest.mark.parametrize("name", ["sobel", "prewitt"])
 def test_edges_of_a_constant_image_are_zero_and_a_step_is_one(registry, name):
     constant = np.full((10, 12, 3), 0.6, np.float32)
@@ -371,6 +383,8 @@ def test_composites_need_the_registry():
         ("sobel", {"mix": 1.5}, "transform 'sobel': parameter 'mix'"),
         ("prewitt", {"gain": 0.0}, "transform 'prewitt': parameter 'gain' must be > 0"),
         ("blur", {"sigma": -1.0}, "transform 'blur': parameter 'sigma' must be >= 0"),
+        ("fade", {"contrast": 1.5}, "transform 'fade': parameter 'contrast' must be between 0 and 1"),
+        ("fade", {"saturation": -0.1}, "transform 'fade': parameter 'saturation'"),
         ("hue_shift", {"saturation": -1.0}, "transform 'hue_shift': parameter 'saturation'"),
         ("posterize", {"levels": 1}, "transform 'posterize': parameter 'levels'"),
         ("pixel_sort", {"lower": 0.9, "upper": 0.1}, "transform 'pixel_sort': parameters 'lower' and 'upper'"),
