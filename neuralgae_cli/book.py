@@ -10,22 +10,41 @@ from neuralgae.core.plugins import default_host
 from neuralgae_cli.common import user_errors
 
 
-def make_book(run_dir: Path, *, text: str, seed: int, out: Path | None, chapter_size: int, title: str, host=None) -> Path:
+def parse_params(items: list[str], where: str) -> dict:
+    """``["words=8", "tone=\"dark\""]`` -> ``{"words": 8, "tone": "dark"}`` (TOML values, never evaluated)."""
+    from neuralgae.core.errors import NeuralgaeError
+    from neuralgae.core.spec import parse_value
+
+    values = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise NeuralgaeError(f"--param {item}: write NAME=VALUE, e.g. --param words=8 (the parameters of {where}: `nd plugins`)")
+        values[key.strip()] = parse_value(raw.strip())
+    return values
+
+
+def make_book(
+    run_dir: Path, *, text: str, seed: int, out: Path | None, chapter_size: int, title: str,
+    params: dict | None = None, host=None,
+) -> Path:
     """Write classes.txt into the run and the book into ``out`` (default RUN_DIR/book); return index.html."""
     import numpy as np
 
     from neuralgae.core.book import book_frames, build_book, write_classes_txt
+    from neuralgae.core.components import bind_params
     from neuralgae.core.errors import NeuralgaeError
     from neuralgae.core.pipeline import read_manifest
     from neuralgae.core.textgen import TextContext
 
     host = host or default_host()
     generator = host.get("text_generator", text)
+    bound = bind_params(generator, params or {}, where=f"text generator '{text}'")
     frames = book_frames(run_dir)
     write_classes_txt(run_dir, read_manifest(run_dir))
     ctx = TextContext(rng=np.random.default_rng(seed))
     try:
-        passages = generator([list(f.classes) for f in frames], ctx)
+        passages = generator([list(f.classes) for f in frames], ctx, **bound)
     except NeuralgaeError:
         raise
     except Exception as exc:
@@ -44,6 +63,8 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the book (default RUN_DIR/book)."),
         chapter_size: int = typer.Option(25, "--chapter-size", min=1, help="Frames per chapter page."),
         title: str = typer.Option("Neuralgae", "--title", help="The book's title."),
+        param: list[str] = typer.Option([], "--param", "-p", metavar="NAME=VALUE",
+                                        help="A parameter of the text generator, e.g. --param words=8 (`nd plugins verse` lists them)."),
     ) -> None:
         """Write the illustrated book of a chain run: each frame's image, classes and a passage of text.
 
@@ -51,5 +72,6 @@ def register(app: typer.Typer) -> None:
         The book is a folder (index.html, chapter pages, images/) that opens from disk.
         """
         with user_errors():
-            index = make_book(run_dir, text=text, seed=seed, out=out, chapter_size=chapter_size, title=title)
+            params = parse_params(param, f"text generator '{text}'")
+            index = make_book(run_dir, text=text, seed=seed, out=out, chapter_size=chapter_size, title=title, params=params)
             typer.echo(f"wrote {index}")

@@ -239,3 +239,20 @@ def test_the_book_renders_in_a_browser_with_every_image_loaded(tmp_path, browser
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 1000
     page.close()
+
+
+def test_nd_book_passes_generator_parameters(tmp_path, app):
+    run = fake_run(tmp_path / "run")
+    runner = CliRunner()
+    short = runner.invoke(app, ["book", str(run), "--param", "words=1", "-o", str(tmp_path / "short")])
+    assert short.exit_code == 0, short.output
+    page = (tmp_path / "short" / chapter_file(1)).read_text()
+    long = runner.invoke(app, ["book", str(run), "-p", "words=12", "-o", str(tmp_path / "long")])
+    assert long.exit_code == 0 and len((tmp_path / "long" / chapter_file(1)).read_text()) > len(page)
+    unknown = runner.invoke(app, ["book", str(run), "--param", "word=3"])
+    assert unknown.exit_code == 1 and "text generator 'verse': unknown parameter 'word'" in unknown.output
+    assert "did you mean 'words'" in unknown.output and "Traceback" not in unknown.output
+    malformed = runner.invoke(app, ["book", str(run), "--param", "words"])
+    assert malformed.exit_code == 1 and "--param words: write NAME=VALUE" in malformed.output
+    wrong_type = runner.invoke(app, ["book", str(run), "--param", "words=many"])
+    assert wrong_type.exit_code == 1 and "words" in wrong_type.output and "Traceback" not in wrong_type.output
