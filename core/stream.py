@@ -282,6 +282,12 @@ class SubjectQueue:
             self.version += 1
         return changed
 
+    def rebase(self, now: float) -> None:
+        """Start every subject's hold afresh at ``now``: for a queue made before its clock started."""
+        with self._lock:
+            self._subjects = [replace(s, since=now, until=now + self.hold) for s in self._subjects]
+            self.version += 1
+
     def _admit(self, now: float) -> Subject:
         w = self._waiting.popleft()
         return Subject(w.index, w.name, now, now + self.hold, requested=True)

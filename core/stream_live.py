@@ -99,6 +99,7 @@ class LiveStream:
         self._status = "starting"
         self._next_index = recorder.count if recorder is not None else 0
         self._thread: threading.Thread | None = None
+        queue.rebase(clock())  # the subjects' hold starts with the stream, on its clock
 
     # -- life
 

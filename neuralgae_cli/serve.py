@@ -1,0 +1,281 @@
+"""`nd serve`: a live zooming deepdraw in the browser, steered by its viewers (seed 003).
+
+The web layer is thin: :func:`create_app` builds a Starlette app around a
+:class:`~neuralgae.core.stream_live.LiveStream` (which renders in its own
+thread) and :func:`serve` runs it with uvicorn. Endpoints:
+
+- ``GET /``: the page (``neuralgae_cli/web``), ``/static/...`` its assets;
+- ``GET /events``: Server-Sent Events, one JSON state each time something changes
+  (``?limit=N`` ends the stream after N events);
+- ``GET /state``: the same state once, as JSON;
+- ``GET /frame/{n}.jpg`` and ``/frame/latest.jpg``: computed frames;
+- ``GET /classes``: every class name, for the request box's suggestions;
+- ``POST /request`` with JSON ``{"name": "goldfish"}``: ask for a subject; a
+  rejected request answers 4xx with ``{"error": message}`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+WEB_DIR = Path(__file__).parent / "web"
+HEARTBEAT = 15.0
+POLL = 0.1
+
+# why a request was refused -> HTTP status
+REJECTION_STATUS = {"invalid": 400, "duplicate": 409, "too_many": 429, "queue_full": 503}
+
+
+def classes_payload() -> list[dict]:
+    """Every class with its index and other names, for autocomplete."""
+    from neuralgae.core.classes import imagenet_classes
+
+    return [{"index": c.index, "name": c.name, "also": [s for s in c.synonyms[1:4] if s != c.name]} for c in imagenet_classes()]
+
+
+def create_app(live, *, web_dir: Path = WEB_DIR, manage: bool = True):
+    """The Starlette app serving ``live`` (a LiveStream).
+
+    With ``manage``, the app starts the stream's thread on startup and stops
+    it on shutdown.
+    """
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
+    from neuralgae.core.stream import RequestRejected
+
+    classes_json = json.dumps(classes_payload(), separators=(",", ":"))
+
+    async def index(request: Request):
+        return FileResponse(web_dir / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def state(request: Request):
+        live.touch()
+        return JSONResponse(live.state(), headers={"Cache-Control": "no-store"})
+
+    async def classes(request: Request):
+        return Response(classes_json, media_type="application/json", headers={"Cache-Control": "max-age=3600"})
+
+    def frame_response(frame):
+        if frame is None:
+            return JSONResponse({"error": "that frame is not available (only the latest few are kept)"}, status_code=404)
+        return Response(frame.jpeg, media_type="image/jpeg", headers={"Cache-Control": "max-age=600", "X-Frame-Index": str(frame.index)})
+
+    async def frame(request: Request):
+        live.touch()
+        return frame_response(live.frame(request.path_params["index"]))
+
+    async def latest(request: Request):
+        live.touch()
+        response = frame_response(live.latest())
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def events(request: Request):
+        try:
+            limit = int(request.query_params.get("limit", "0"))
+        except ValueError:
+            return JSONResponse({"error": "limit must be a whole number"}, status_code=400)
+
+        async def stream():
+            live.viewer_joined()
+            try:
+                sent, seen, quiet = 0, -1, 0.0
+                yield "retry: 2000\n\n"
+                while not live.stopped:
+                    if live.version != seen:
+                        seen = live.version
+                        yield f"data: {json.dumps(live.state(), separators=(',', ':'))}\n\n"
+                        sent += 1
+                        quiet = 0.0
+                        if limit and sent >= limit:
+                            return
+                    elif quiet >= HEARTBEAT:
+                        yield ": still here\n\n"
+                        quiet = 0.0
+                    await asyncio.sleep(POLL)
+                    quiet += POLL
+            finally:
+                live.viewer_left()
+
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        )
+
+    async def request_class(request: Request):
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return JSONResponse({"error": 'send JSON such as {"name": "goldfish"}'}, status_code=400)
+        name = body.get("name") if isinstance(body, dict) else None
+        client = request.client.host if request.client else "unknown"
+        try:
+            placed = live.request(name, client=client)
+        except RequestRejected as exc:
+            return JSONResponse({"error": str(exc), "kind": exc.kind}, status_code=REJECTION_STATUS.get(exc.kind, 400))
+        where = "on the stream now" if placed["position"] == 0 else f"number {placed['position']} in the queue"
+        return JSONResponse({**placed, "message": f"{placed['name']}: {where}"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        if manage:
+            live.start()
+        try:
+            yield
+        finally:
+            if manage:
+                await asyncio.get_running_loop().run_in_executor(None, live.stop)
+
+    routes = [
+        Route("/", index),
+        Route("/state", state),
+        Route("/events", events),
+        Route("/classes", classes),
+        Route("/frame/latest.jpg", latest),
+        Route("/frame/{index:int}.jpg", frame),
+        Route("/request", request_class, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=web_dir), name="static"),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def serve(live, *, host: str = "127.0.0.1", port: int = 8000, on_ready=None) -> None:
+    """Run the app with uvicorn until Ctrl-C (or SIGTERM); ``on_ready(url)`` once it listens.
+
+    Stopping also stops the stream, which ends the open event streams, so
+    uvicorn's shutdown does not wait for them.
+    """
+    import uvicorn
+
+    app = create_app(live)
+
+    class StreamServer(uvicorn.Server):
+        def handle_exit(self, sig, frame):
+            live.stop(timeout=0)
+            super().handle_exit(sig, frame)
+
+        async def startup(self, sockets=None):
+            await super().startup(sockets)
+            if on_ready is not None and self.started:
+                bound = self.servers[0].sockets[0].getsockname() if self.servers else (host, port)
+                on_ready(f"http://{_url_host(bound[0])}:{bound[1]}/")
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3)
+    server = StreamServer(config)
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits when it cannot bind
+        if server.started:
+            raise
+        from neuralgae.core.errors import NeuralgaeError
+
+        raise NeuralgaeError(f"cannot listen on {host}:{port}; is another program using that port? Try --port 0 for a free one") from None
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+# -- the command ---------------------------------------------------------------------
+
+
+def build_stream(
+    *,
+    size: str,
+    steps: int,
+    hold: float,
+    seed: int,
+    classes: str | None,
+    record: Path | None,
+    always_render: bool,
+    network: str,
+    zoom: float | None = None,
+    rotate: float | None = None,
+    prior: float | None = None,
+    net=None,
+):
+    """A LiveStream from the command's options (the network is loaded unless given)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from neuralgae.core.classes import parse_class_list
+    from neuralgae.core.images import parse_size
+    from neuralgae.core.stream import RateLimiter, StreamRenderer, StreamSettings, SubjectQueue
+    from neuralgae.core.stream_live import LiveStream
+    from neuralgae.core.stream_record import StreamRecorder
+
+    width, height = parse_size(size, max_side=4096)
+    settings = StreamSettings(width=width, height=height, steps=steps, first_steps=max(steps, 4 * steps))
+    if zoom is not None:
+        settings = replace(settings, zoom=zoom)
+    if rotate is not None:
+        settings = replace(settings, rotate=rotate)
+    if prior is not None:
+        settings = replace(settings, prior_weight=prior)
+    settings.validate()
+    initial = [c.index for c, _ in parse_class_list(classes)] if classes else []
+    seeds = np.random.SeedSequence(seed).spawn(2)
+    queue = SubjectQueue(rng=np.random.default_rng(seeds[0]), hold=hold, initial=initial, limiter=RateLimiter())
+    recorder = StreamRecorder(record, settings=settings.as_dict(), seed=seed) if record is not None else None
+    if net is None:
+        from neuralgae.core.plugins import default_host
+
+        net = default_host().network(network)
+    start = recorder.last_image() if recorder is not None else None
+    renderer = StreamRenderer(net, settings=settings, rng=np.random.default_rng(seeds[1]), image=start)
+    return LiveStream(renderer, queue, recorder=recorder, always_render=always_render)
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 lets other machines watch.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on; 0 picks a free one.")] = 8000,
+    size: Annotated[str, typer.Option(help="Size of the computed frames, WxH; the page scales them up smoothly.")] = "384x256",
+    steps: Annotated[int, typer.Option(min=1, help="Optimisation steps per computed frame (more: slower, richer).")] = 6,
+    hold: Annotated[float, typer.Option(min=1, help="Seconds each requested subject holds the stream.")] = 60.0,
+    classes: Annotated[Optional[str], typer.Option("--classes", "-c", help='One or two classes to start with, e.g. "goldfish, volcano" (default: a random one).')] = None,
+    record: Annotated[Optional[Path], typer.Option(help="Write every computed frame and its subjects to this folder (`nd gif DIR` makes an animation).")] = None,
+    always_render: Annotated[bool, typer.Option("--always-render", help="Keep rendering while no one watches.")] = False,
+    zoom: Annotated[Optional[float], typer.Option(help="Magnification per computed frame (default 1.03).")] = None,
+    rotate: Annotated[Optional[float], typer.Option(help="Counter-clockwise turn per computed frame, in degrees (default 0.3).")] = None,
+    prior: Annotated[Optional[float], typer.Option(help="Strength of the Student-t patch prior (default 5; 0 = off).")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed of the stream.")] = 0,
+    network: Annotated[str, typer.Option(help="Network to draw with.")] = "efficientnet-lite0",
+) -> None:
+    """Serve a live, zooming deepdraw that viewers steer from a web page."""
+    from neuralgae_cli.common import err_console, user_errors
+
+    with user_errors():
+        live = build_stream(size=size, steps=steps, hold=hold, seed=seed, classes=classes, record=record,
+                            always_render=always_render, network=network, zoom=zoom, rotate=rotate, prior=prior)
+
+        def ready(url: str) -> None:
+            typer.echo(f"nd serve: streaming at {url}  (Ctrl-C stops)", err=False)
+            if record is not None:
+                typer.echo(f"nd serve: recording into {record}")
+
+        try:
+            serve(live, host=host, port=port, on_ready=ready)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            live.stop()
+        if live.error:
+            err_console.print(f"[bold red]nd: error:[/] the stream stopped: {live.error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
+        made = f"; {live.recorder.count} frames in {record}" if live.recorder is not None else ""
+        typer.echo(f"nd serve: stopped{made}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `nd serve` to the application."""
+    app.command("serve")(serve_command)

@@ -1,0 +1,201 @@
+"""`nd serve`'s web layer with Starlette's test client, on a real network at a tiny size."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import typer
+from PIL import Image
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
+
+from neuralgae.core.stream import RateLimiter, StreamRenderer, StreamSettings, SubjectQueue
+from neuralgae.core.stream_live import LiveStream
+from neuralgae_cli.serve import build_stream, create_app, register
+
+TINY = StreamSettings(width=64, height=64, steps=1, first_steps=1, prior_weight=0.0)
+
+
+def make_live(net, **queue_options) -> LiveStream:
+    """A stream that renders without viewers (the test client opens no event stream while it waits)."""
+    queue_options.setdefault("limiter", RateLimiter(burst=3, every=60.0))
+    queue = SubjectQueue(rng=np.random.default_rng(1), hold=60.0, **queue_options)
+    renderer = StreamRenderer(net, settings=TINY, rng=np.random.default_rng(2))
+    return LiveStream(renderer, queue, always_render=True)
+
+
+@pytest.fixture
+def client(net):
+    live = make_live(net, initial=["goldfish"])
+    with TestClient(create_app(live)) as c:
+        c.live = live
+        yield c
+
+
+def ask(client, name):
+    return client.post("/request", json={"name": name})
+
+
+def test_the_page_and_its_assets_are_served(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    for piece in ('<canvas id="view"', 'list="class-names"', "/static/app.js", "/static/style.css", 'id="queue"'):
+        assert piece in page.text
+    assert "EventSource" in client.get("/static/app.js").text
+    assert client.get("/static/style.css").status_code == 200
+
+
+def test_classes_for_autocomplete(client):
+    classes = client.get("/classes").json()
+    assert len(classes) == 1000
+    assert classes[1]["name"] == "goldfish" and "Carassius auratus" in classes[1]["also"]
+
+
+def test_the_stream_delivers_image_frames(client):
+    state = client.live.wait_for(lambda s: s["frame"] is not None and s["frame"]["index"] >= 1, timeout=60)
+    index = state["frame"]["index"]
+    response = client.get(f"/frame/{index}.jpg")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/jpeg"
+    image = Image.open(io.BytesIO(response.content))
+    assert image.size == (64, 64)
+    assert np.asarray(image).std() > 1  # a picture, not a blank
+    latest = client.get("/frame/latest.jpg")
+    assert latest.status_code == 200 and int(latest.headers["x-frame-index"]) >= index
+    missing = client.get("/frame/999999.jpg")
+    assert missing.status_code == 404 and "not available" in missing.json()["error"]
+
+
+def test_events_stream_the_state_as_json(client):
+    response = client.get("/events?limit=2")
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = [json.loads(line[len("data: "):]) for line in response.text.splitlines() if line.startswith("data: ")]
+    assert len(events) == 2
+    assert events[0]["subjects"][0]["name"] == "goldfish"
+    assert {"progress", "queue", "zoom", "rotate", "width", "height", "status"} <= set(events[0])
+    assert client.get("/events?limit=x").status_code == 400
+
+
+def test_a_valid_request_enters_the_queue_and_becomes_a_subject(client):
+    first = ask(client, "volcano")
+    assert first.status_code == 200 and first.json()["position"] == 0
+    assert "on the stream now" in first.json()["message"]
+    second = ask(client, "Tree Frog")
+    assert second.json() == {"name": "tree frog", "index": 31, "position": 1, "message": "tree frog: number 1 in the queue"}
+    state = client.get("/state").json()
+    assert [(s["name"], s["aim"]) for s in state["subjects"]] == [("goldfish", "top"), ("volcano", "bottom")]
+    assert [q["name"] for q in state["queue"]] == ["tree frog"]
+    live = client.live
+    live.queue.advance(live.clock() + 61)  # the hold is over: the queue moves on
+    names = [s["name"] for s in client.get("/state").json()["subjects"]]
+    assert "tree frog" in names
+    drawn = live.wait_for(lambda s: s["frame"] is not None and 31 in s["frame"]["subjects"], timeout=60)
+    assert 31 in drawn["frame"]["subjects"]
+
+
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        ({"name": "goldfsh"}, 400, "did you mean 'goldfish'"),
+        ({"name": ""}, 400, "empty"),
+        ({"name": 7.5}, 400, "name of a class"),
+        ({"name": "x" * 200}, 400, "at most 80"),
+        (["goldfish"], 400, "name of a class"),
+        ({"name": "goldfish"}, 409, "on the stream now"),
+    ],
+)
+def test_invalid_requests_are_rejected_with_their_message_and_change_nothing(client, body, status, words):
+    def who(state):
+        return [s["name"] for s in state["subjects"]], state["queue"]
+
+    before = client.get("/state").json()
+    response = client.post("/request", json=body)
+    assert response.status_code == status
+    assert words in response.json()["error"]
+    assert who(client.get("/state").json()) == who(before)
+
+
+def test_malformed_json_is_rejected(client):
+    response = client.post("/request", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 400 and "send JSON" in response.json()["error"]
+
+
+def test_over_limit_requests_are_rejected(client):
+    for name in ("volcano", "tree frog", "pizza"):
+        assert ask(client, name).status_code == 200
+    response = ask(client, "broccoli")
+    assert response.status_code == 429
+    assert "too many requests" in response.json()["error"] and "wait" in response.json()["error"]
+    assert "broccoli" not in [q["name"] for q in client.get("/state").json()["queue"]]
+
+
+def test_a_full_queue_is_rejected(net):
+    live = make_live(net, initial=["goldfish", "volcano"], max_waiting=1, limiter=RateLimiter(burst=10, every=1))
+    with TestClient(create_app(live)) as client:
+        assert ask(client, "pizza").json()["position"] == 1
+        response = ask(client, "broccoli")
+        assert response.status_code == 503 and "queue is full" in response.json()["error"]
+
+
+def test_the_stream_stops_with_the_app(net):
+    live = make_live(net)
+    with TestClient(create_app(live)):
+        assert not live.stopped
+    assert live.stopped and live.state()["status"] in ("stopped", "paused")
+
+
+def test_subjects_hold_from_when_the_stream_starts(net):
+    queue = SubjectQueue(rng=np.random.default_rng(0), hold=60.0, initial=["goldfish"], now=0.0)
+    renderer = StreamRenderer(net, settings=TINY, rng=np.random.default_rng(0))
+    live = LiveStream(renderer, queue, clock=lambda: 5000.0)
+    [subject] = live.state()["subjects"]
+    assert subject["name"] == "goldfish" and subject["left"] == 60.0
+
+
+def test_build_stream_records_and_continues(net, tmp_path):
+    options = dict(size="64x64", steps=1, hold=60.0, seed=3, classes="goldfish", always_render=True,
+                   network="efficientnet-lite0", prior=0.0, net=net)
+    live = build_stream(record=tmp_path / "rec", **options)
+    assert live.renderer.settings.width == 64 and [s.name for s in live.queue.subjects] == ["goldfish"]
+    live.start()
+    live.wait_for(lambda s: s["frame"] is not None and s["frame"]["index"] >= 1, timeout=60)
+    live.stop()
+    made = live.recorder.count
+    assert made >= 2
+    again = build_stream(record=tmp_path / "rec", **options)
+    assert again.recorder.count == made and not again.renderer.fresh
+
+
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+
+    @app.command("noop", hidden=True)
+    def noop() -> None:  # a second command keeps `serve` a named subcommand
+        pass
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--size", "10x10"], "too small"),
+        (["--size", "big"], "cannot read size"),
+        (["--classes", "goldfish, volcano, pizza"], "at most 2"),
+        (["--classes", "goldfsh"], "did you mean 'goldfish'"),
+        (["--zoom", "3"], "zoom per frame"),
+    ],
+)
+def test_serve_command_reports_bad_options_in_one_line(args, words):
+    result = CliRunner().invoke(cli(), ["serve", *args])
+    assert result.exit_code == 1
+    assert words in result.output and "Traceback" not in result.output
+
+
+def test_serve_command_refuses_to_record_over_other_files(tmp_path):
+    (tmp_path / "mine.txt").write_text("x")
+    result = CliRunner().invoke(cli(), ["serve", "--record", str(tmp_path)])
+    assert result.exit_code == 1 and "holds other files" in result.output
