@@ -165,7 +165,6 @@ function applyState(s) {
   turn = s.rotate || 0;
   if (s.interval) interval = Math.max(0.2, s.interval);
   document.documentElement.style.setProperty("--aspect", String(s.width / s.height));
-  const live = s.status === "drawing" || (s.status === "paused" && s.frame);
   statusEl.classList.toggle("live", s.status === "drawing");
   statusEl.textContent = {
     starting: "waking the network…",
@@ -174,7 +173,6 @@ function applyState(s) {
     failed: "stopped by an error",
     stopped: "ended",
   }[s.status] || s.status;
-  if (!live && s.status !== "starting") statusEl.classList.remove("live");
   showSubjects(s.subjects || []);
   showQueue(s.queue || []);
   if (s.frame) loadFrame(s.frame.index);
