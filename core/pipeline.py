@@ -16,6 +16,17 @@ Output folder layout::
     spec.toml             the resolved spec (defaults filled in, paths absolute)
     NAME.gif / NAME.mp4   the animations, written at the end
 
+A **video source** (``source.video``: a video file or a folder of frames)
+changes where each frame starts: frame *k* is the renderer applied to the
+video's frame *k*, streamed one frame at a time. With ``source.coherence``
+above 0, frame *k* starts from the video frame plus the previous output's
+dream detail warped along the optical flow, and keeps only part of what the
+renderer changes where the flow is reliable (:mod:`neuralgae.core.flow`), so
+the dream sticks to moving things instead of flickering. A resumed video run
+re-reads the video up to the resume point and continues from the last
+written frame, giving the same frames. The MP4 plays at the video's rate
+with its audio.
+
 The engine never prints: progress goes to the ``progress(done, total,
 message)`` callback and events to the ``run_started``, ``frame_written`` and
 ``run_finished`` hooks.
@@ -83,6 +94,7 @@ class FrameRecord:
     render_seed: int
     seconds: float = 0.0
     sha256: str = ""
+    extra: dict = field(default_factory=dict)
 
     def recipe(self, spec: Spec) -> dict:
         """Everything needed to remake this frame from the previous one: stored in the PNG."""
@@ -95,6 +107,7 @@ class FrameRecord:
             "classes": _pairs(self.classes),
             "spec": spec.to_dict(include_output=False),
             "spec_name": spec.name,
+            **{k: v for k, v in self.extra.items() if k == "source_frame"},
         }
 
     def manifest_entry(self) -> dict:
@@ -109,6 +122,7 @@ class FrameRecord:
             "class_names": _class_names(self.classes),
             "seen": _pairs(self.seen),
             "seconds": round(self.seconds, 3),
+            **self.extra,
         }
 
 
@@ -286,6 +300,8 @@ def _resumable_entries(spec: Spec, folder: Path) -> list[dict]:
 def load_source(spec: Spec) -> np.ndarray:
     """Frame 0's input: the image, bundled sample or smooth noise the spec names."""
     src = spec.source
+    if src.video is not None:
+        return next(video_frames(spec))[1]
     if src.image is not None:
         image = load_image(src.image)
     elif src.sample is not None:
@@ -299,6 +315,77 @@ def load_source(spec: Spec) -> np.ndarray:
         width, height = src.resize
         image = np.clip(resize(image, height, width), 0.0, 1.0).astype(np.float32)
     return image
+
+
+def video_of(spec: Spec):
+    """The spec's probed video source (:class:`~neuralgae.core.video.VideoSource`), or None."""
+    src = spec.source
+    if src.video is None:
+        return None
+    if src.video_info is not None:
+        return src.video_info
+    from .video import open_video
+
+    return open_video(src.video)
+
+
+def video_frames(spec: Spec, *, start: int = 0):
+    """Stream ``(index, frame)`` of the spec's video from ``start``, resized as the spec says."""
+    from .video import iter_frames
+
+    return iter_frames(video_of(spec), start=start, size=spec.source.resize)
+
+
+@dataclass
+class VideoState:
+    """What a video run carries from one frame to the next: the previous source frame only.
+
+    (The previous output is the pipeline's ``previous``; nothing else is kept,
+    so memory does not grow with the video's length.)
+    """
+
+    frames: object
+    previous_source: np.ndarray | None = None
+
+    def next_frame(self, index: int) -> np.ndarray:
+        try:
+            got, frame = next(self.frames)
+        except StopIteration:
+            raise NeuralgaeError(
+                f"the video ended before frame {index}; it may be damaged: set frames to {index} or re-encode it"
+            ) from None
+        if got != index:  # pragma: no cover - iter_frames yields consecutive indices
+            raise NeuralgaeError(f"the video gave frame {got} where frame {index} was expected")
+        return frame
+
+
+def start_video(spec: Spec, first: int) -> VideoState:
+    """Open the video stream for a run whose first frame to render is ``first`` (re-reading frame first-1 on resume)."""
+    if first == 0 or spec.source.coherence <= 0:
+        return VideoState(video_frames(spec, start=first))
+    state = VideoState(video_frames(spec, start=first - 1))
+    state.previous_source = state.next_frame(first - 1)
+    return state
+
+
+def video_start(spec: Spec, state: VideoState, previous: np.ndarray | None, index: int):
+    """Frame ``index``'s input and the motion from the previous frame (None when coherence is off or on frame 0)."""
+    from .flow import coherent_start, frame_motion
+
+    frame = state.next_frame(index)
+    weight = spec.source.coherence
+    motion = None
+    start = frame
+    if weight > 0 and previous is not None and state.previous_source is not None:
+        if previous.shape != frame.shape:
+            raise NeuralgaeError(
+                f"frame {index - 1} is {previous.shape[1]}x{previous.shape[0]} but the video is "
+                f"{frame.shape[1]}x{frame.shape[0]}; coherence needs a renderer that keeps the frame size"
+            )
+        motion = frame_motion(frame, state.previous_source)
+        start = coherent_start(frame, state.previous_source, previous, motion, weight=weight)
+    state.previous_source = frame if weight > 0 else None
+    return start, motion
 
 
 def quantise(image: np.ndarray) -> np.ndarray:
@@ -437,6 +524,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
     network = host.network(spec.network)
 
     previous = load_image(folder / entries[-1]["file"]) if entries else None
+    video = start_video(spec, run.start) if spec.source.video is not None else None
     history = [[tuple(p) for p in e["classes"]] for e in entries if e.get("classes") is not None]
     began = time.monotonic()
     total = spec.frames
@@ -444,7 +532,18 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
     for index in range(run.start, total):
         t0 = time.monotonic()
         seen = None
-        if index == 0:
+        motion = None
+        if video is not None:
+            image, motion = video_start(spec, video, previous, index)
+            classes = None
+            if spec.sampler:
+                if index == 0:
+                    classes = first_classes(spec, int(getattr(network, "num_classes", 1000)))
+                else:
+                    probs = classify(network, previous)
+                    seen = _top(probs)
+                    classes = sample_classes(spec, host, probs, index, history)
+        elif index == 0:
             image = load_source(spec)
             classes = first_classes(spec, int(getattr(network, "num_classes", 1000))) if spec.sampler else None
         else:
@@ -469,6 +568,20 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
         )
         what = f"renderer '{spec.renderer.name}'"
         rendered = _check_image(_call(renderer, what, index, image, ctx, **spec.renderer.params), what, index)
+        extra = {}
+        if video is not None:
+            extra["source_frame"] = index
+            if motion is not None:
+                from .flow import coherent_result, warp_error
+
+                if rendered.shape != image.shape:
+                    raise PluginError(
+                        f"{what} changed the frame size from {image.shape[1]}x{image.shape[0]} to "
+                        f"{rendered.shape[1]}x{rendered.shape[0]} on frame {index}; coherence needs the size kept "
+                        "(set source.coherence = 0 or use a renderer that keeps it)"
+                    )
+                rendered = coherent_result(image, rendered, motion, weight=spec.source.coherence)
+                extra["warp_error"] = round(warp_error(previous, quantise(rendered), motion), 6)
         pixels = to_uint8(rendered)
         record = FrameRecord(
             index=index,
@@ -479,6 +592,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
             classes=classes,
             seen=seen,
             render_seed=render_seed,
+            extra=extra,
         )
         save_image(record.path, pixels, json.loads(json.dumps(record.recipe(spec), default=str)))
         record.sha256 = hashlib.sha256(record.path.read_bytes()).hexdigest()
@@ -491,6 +605,8 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
             history.append(list(classes))
         previous = record.image
         host.pm.hook.frame_written(run=run, frame=record)
+        if video is not None and len(run.records) > 1:
+            run.records[-2].image = None  # a video keeps one frame in memory, however long it is
         done_here = index + 1 - run.start
         progress(index + 1, total, _rate_message(done_here, time.monotonic() - began, total - index - 1))
 
@@ -514,7 +630,13 @@ def write_outputs(run: Run, *, progress: ProgressCallback = no_progress) -> list
         ) from None
     frames = run.frame_paths[: run.spec.frames]
     written = []
+    audio = _audio_source(run.spec)
     for target in targets:
+        if audio is not None and target.suffix.lower() == ".mp4" and not (out.reverse or out.pingpong):
+            from .video import write_video
+
+            written.append(write_video(frames, target, fps=out.fps, audio_from=audio, progress=progress))
+            continue
         written.append(
             Path(
                 write_animation(
@@ -523,6 +645,12 @@ def write_outputs(run: Run, *, progress: ProgressCallback = no_progress) -> list
             )
         )
     return written
+
+
+def _audio_source(spec: Spec) -> Path | None:
+    """The video file whose audio an MP4 output carries, or None (no video, a folder, or no audio track)."""
+    info = video_of(spec)
+    return info.path if info is not None and info.has_audio else None
 
 
 def frame_paths(folder: Path) -> Sequence[Path]:

@@ -39,6 +39,9 @@ SAMPLE_IMAGES = ("astronaut", "camera", "chelsea", "coffee")
 DEFAULT_NETWORK = "efficientnet-lite0"
 DEFAULT_FRAME_PATTERN = "frame_{index:05d}.png"
 DEFAULT_NOISE = "512x512"
+DEFAULT_COHERENCE = 0.8
+SOURCE_STARTS = ("image", "sample", "noise", "video")
+VIDEO_KEYS = ("video", "coherence")
 RESERVED_STAGE_KEYS = ("name",)
 
 _FRAME_PATTERN = re.compile(r"^[^{}/\\]*\{index(?::0?[1-9]\d?d)?\}[^{}/\\]*\.png$")
@@ -91,6 +94,14 @@ def _check_size(value):
         return parse_size(value)
     except NeuralgaeError as exc:
         raise ValueError(str(exc).replace("cannot read size", "cannot read")) from None
+
+
+def _check_coherence(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"must be a number from 0 (off) to below 1; got {value!r}")
+    if not 0 <= value < 1:
+        raise ValueError(f"must be from 0 (off) to below 1 (0.8 is a good start); got {value}")
+    return float(value)
 
 
 def _check_sample(value):
@@ -146,7 +157,9 @@ SCHEMA: tuple[Key, ...] = (
     Key("source.image", "string (path)", _NONE, "Start from this image file. A relative path is relative to the spec file (to the current folder when given with `--set`).", _check_str),
     Key("source.sample", "string", _NONE, f"Start from a photo bundled with scikit-image: {', '.join(map(repr, SAMPLE_IMAGES))}.", _check_sample),
     Key("source.noise", "string \"WxH\"", _NONE, f"Start from smooth grey noise of this size (the default when no source is given is \"{DEFAULT_NOISE}\").", _check_size),
-    Key("source.resize", "string \"WxH\"", _NONE, "Resize the image or sample to this size first.", _check_size),
+    Key("source.resize", "string \"WxH\"", _NONE, "Resize the image, sample or video frames to this size first.", _check_size),
+    Key("source.video", "string (path)", _NONE, "Dream a video: a video file (`.mp4`, `.mov`, `.webm`, `.mkv`, `.avi`, `.gif`) or a folder of frames (natural order). Frame *k* is the dream of the video's frame *k*; `frames` defaults to the video's frame count (a smaller `frames` dreams only the first ones), `output.fps` to its frame rate, and an MP4 output keeps its audio. No `[[transforms]]`. Relative paths as for `source.image`.", _check_str),
+    Key("source.coherence", "number in [0, 1)", DEFAULT_COHERENCE, "With `source.video`: how much of the previous frame's dream, warped along the video's optical flow, each frame starts from (and keeps); occluded or fast-changing regions dream afresh. 0 dreams every frame on its own (it flickers); 0.8 cuts flicker by about 2.5 times (see docs/video.md).", _check_coherence),
     Key("renderer.name", "string (required)", _NONE, "The renderer that turns the current image into the next frame (`dream`, `draw`, ...). Every other key of `[renderer]` is one of its parameters (`nd plugins NAME` lists them).", _check_str),
     Key("transforms[].name", "string (required)", _NONE, "A transform applied to the previous frame before the next one is rendered; `[[transforms]]` tables apply in order. Every other key of the table is one of its parameters.", _check_str),
     Key("sampler.name", "string (required)", _NONE, "A category sampler. When `[sampler]` is present, each frame is classified by the network and the sampler chooses the classes of the next frame (passed to the renderer). Every other key is one of its parameters.", _check_str),
@@ -200,12 +213,20 @@ class Stage:
 
 @dataclass(frozen=True)
 class Source:
-    """Where frame 0 comes from: exactly one of ``image``, ``sample`` or ``noise`` (W, H)."""
+    """Where the frames start: exactly one of ``image``, ``sample``, ``noise`` (W, H) or ``video``.
+
+    ``video`` is a video file or folder of frames, probed at validation
+    (``video_info``, a :class:`~neuralgae.core.video.VideoSource`);
+    ``coherence`` applies to videos only.
+    """
 
     image: Path | None = None
     sample: str | None = None
     noise: tuple[int, int] | None = None
     resize: tuple[int, int] | None = None
+    video: Path | None = None
+    coherence: float = DEFAULT_COHERENCE
+    video_info: Any = field(default=None, compare=False, repr=False)
 
     def as_table(self) -> dict:
         out: dict = {}
@@ -215,6 +236,9 @@ class Source:
             out["sample"] = self.sample
         if self.noise is not None:
             out["noise"] = f"{self.noise[0]}x{self.noise[1]}"
+        if self.video is not None:
+            out["video"] = str(self.video)
+            out["coherence"] = self.coherence
         if self.resize is not None:
             out["resize"] = f"{self.resize[0]}x{self.resize[1]}"
         return out
@@ -393,12 +417,12 @@ def apply_overrides(data: dict, overrides: Sequence[str], *, cwd: Path | None = 
         if any(not _PATH_PART.match(p) for p in parts):
             raise NeuralgaeError(f"{label}: '{key}' is not a key path; write names separated by dots, e.g. transforms.0.scale")
         value = parse_value(raw.strip())
-        if parts == ["source", "image"] and isinstance(value, str):
+        if parts in (["source", "image"], ["source", "video"]) and isinstance(value, str):
             value = str((cwd or Path.cwd()) / Path(value).expanduser())
-        if len(parts) == 2 and parts[0] == "source" and parts[1] in ("image", "sample", "noise"):
+        if len(parts) == 2 and parts[0] == "source" and parts[1] in SOURCE_STARTS:
             src = data.get("source")
             if isinstance(src, dict):  # a new start replaces the old one
-                for other in ("image", "sample", "noise"):
+                for other in SOURCE_STARTS:
                     src.pop(other, None)
         _set_path(data, parts, value, label)
     return data
@@ -453,14 +477,17 @@ def _fail(origin: str, where: str, message: str) -> NeuralgaeError:
     return NeuralgaeError(f"{origin}: {where} {message}" if where else f"{origin}: {message}")
 
 
-def _check_keys(origin: str, table: dict, allowed: Sequence[str], where: str) -> None:
+def _check_keys(origin: str, table: dict, allowed: Sequence[str], where: str, *, video_keys: Sequence[str] = ()) -> None:
+    """Refuse keys not in ``allowed`` (or ``video_keys``, listed apart in the message), with a near-miss hint."""
+    known = [*allowed, *video_keys]
     for key in table:
-        if key not in allowed:
-            hint = did_you_mean(key, allowed)
+        if key not in known:
+            hint = did_you_mean(key, known)
             place = f"in [{where}]" if where else "at the top level"
+            for_video = f"; for a video: {', '.join(video_keys)}" if video_keys else ""
             raise NeuralgaeError(
                 f"{origin}: unknown key '{key}' {place}{hint or ''}"
-                + ("" if hint else f" (allowed: {', '.join(allowed)})")
+                + ("" if hint else f" (allowed: {', '.join(allowed)}){for_video}")
             )
 
 
@@ -530,10 +557,11 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
         raise _fail(origin, "network", f"'{network}' is not installed{did_you_mean(network, known)} (installed: {', '.join(known) or 'none'})")
 
     src = _table(origin, data, "source")
-    _check_keys(origin, src, [k.name for k in SCHEMA if k.table == "source"], "source")
-    starts = [k for k in ("image", "sample", "noise") if k in src]
+    source_keys = [k.name for k in SCHEMA if k.table == "source"]
+    _check_keys(origin, src, [k for k in source_keys if k not in VIDEO_KEYS], "source", video_keys=VIDEO_KEYS)
+    starts = [k for k in SOURCE_STARTS if k in src]
     if len(starts) > 1:
-        raise _fail(origin, "source", f"gives both '{starts[0]}' and '{starts[1]}'; choose one of image, sample or noise")
+        raise _fail(origin, "source", f"gives both '{starts[0]}' and '{starts[1]}'; choose one of image, sample or noise (or video)")
     image = _value(origin, src, "source.image")
     resize = _value(origin, src, "source.resize")
     noise = _value(origin, src, "source.noise")
@@ -548,7 +576,13 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
         image = image.resolve()
         if not image.is_file():
             raise _fail(origin, "source.image", f"'{src['image']}' does not exist (looked for {image})")
-    source = Source(image=image, sample=_value(origin, src, "source.sample"), noise=noise, resize=resize)
+    video, video_info, coherence = _video_source(origin, src, base_dir)
+    source = Source(
+        image=image, sample=_value(origin, src, "source.sample"), noise=noise, resize=resize,
+        video=video, coherence=coherence, video_info=video_info,
+    )
+    if video_info is not None:
+        frames = min(frames, video_info.frame_count) if "frames" in data else video_info.frame_count
 
     if "renderer" not in data:
         known = list(host.renderers)
@@ -561,6 +595,11 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
     if not isinstance(transforms, list):
         raise NeuralgaeError(f"{origin}: 'transforms' must be an array of tables ([[transforms]]); got {transforms!r}")
     stages = tuple(_stage(origin, t, f"transforms[{i}]", "transform", host, base_dir) for i, t in enumerate(transforms))
+    if video is not None and stages:
+        raise _fail(
+            origin, "transforms",
+            "cannot be used with source.video: every frame starts from the video's own frame; remove the [[transforms]] tables",
+        )
 
     sampler = None
     if "sampler" in data:
@@ -574,7 +613,7 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
         frame_pattern=_value(origin, outt, "output.frame_pattern"),
         gif=_value(origin, outt, "output.gif"),
         mp4=_value(origin, outt, "output.mp4"),
-        fps=float(_value(origin, outt, "output.fps")),
+        fps=_output_fps(origin, outt, video_info),
         reverse=_value(origin, outt, "output.reverse"),
         pingpong=_value(origin, outt, "output.pingpong"),
         loop=_value(origin, outt, "output.loop"),
@@ -593,6 +632,36 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
         sampler=sampler,
         output=output,
     )
+
+
+def _video_source(origin: str, src: dict, base_dir: Path):
+    """(video path, probed VideoSource, coherence) from the [source] table; (None, None, default) without a video."""
+    coherence = _value(origin, src, "source.coherence")
+    value = _value(origin, src, "source.video")
+    if value is None:
+        if "coherence" in src:
+            raise _fail(origin, "source.coherence", "applies only to a video; add source.video or remove source.coherence")
+        return None, None, coherence
+    from .video import open_video
+
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    path = path.resolve()
+    if not path.exists():
+        raise _fail(origin, "source.video", f"'{value}' does not exist (looked for {path})")
+    try:
+        info = open_video(path)
+    except NeuralgaeError as exc:
+        raise _fail(origin, "source.video:", str(exc)) from None
+    return path, info, coherence
+
+
+def _output_fps(origin: str, outt: dict, video_info) -> float:
+    """output.fps as given, else the video's own rate, else the default."""
+    if "fps" not in outt and video_info is not None and video_info.fps:
+        return float(video_info.fps)
+    return float(_value(origin, outt, "output.fps"))
 
 
 def load_spec(

@@ -1,4 +1,10 @@
-"""`nd dream`, `nd classify` and `nd layers`: the engine from the command line."""
+"""`nd dream`, `nd classify` and `nd layers`: the engine from the command line.
+
+``nd dream`` dreams an image, noise, or a whole video (a video file or a folder
+of frames). A video runs through the same pipeline as ``nd run`` (a spec built
+in memory with ``source.video``), so it streams frame by frame, reports the time
+left, and continues after an interruption with ``--resume``.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from rich.table import Table
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.images import load_image, parse_size, save_image, smooth_noise
 
-from .common import check_output_image, progress_bar, user_errors
+from .common import check_output_image, err_console, progress_bar, user_errors
 
 DEFAULT_NETWORK = "efficientnet-lite0"
 console = Console()
@@ -37,9 +43,84 @@ def read_source(source: str, rng: np.random.Generator) -> np.ndarray:
     return load_image(Path(source))
 
 
+def is_video_input(source: str) -> bool:
+    """Whether ``nd dream``'s input names a video file or a folder of frames (rather than an image or noise)."""
+    from neuralgae.core.movie import READABLE_ANIMATIONS
+
+    path = Path(source)
+    return path.is_dir() or path.suffix.lower() in READABLE_ANIMATIONS
+
+
+def video_frames_dir(output: Path) -> Path:
+    """Where a video dream keeps its frames: ``output`` itself when it is a folder, else ``NAME.frames`` beside it."""
+    from neuralgae.core.movie import ANIMATION_SUFFIXES
+
+    if output.suffix.lower() in ANIMATION_SUFFIXES:
+        return output.with_name(f"{output.stem}.frames")
+    if output.suffix and not output.is_dir():
+        raise NeuralgaeError(
+            f"cannot write a dreamed video to '{output}'; give a .mp4, .gif or .webm file, or a folder for the frames"
+        )
+    return output
+
+
+def video_spec(source: str, frames_dir: Path, *, params: dict, seed: int, network: str, coherence: float,
+               resize: str | None, frames: int | None, fps: float | None, host):
+    """The in-memory spec ``nd dream VIDEO`` runs: the video as source, the dream renderer, frames into ``frames_dir``."""
+    from neuralgae.core.spec import validate_spec
+
+    src = {"video": str(Path(source).expanduser().absolute()), "coherence": coherence}
+    if resize:
+        src["resize"] = resize
+    data: dict = {
+        "description": f"nd dream {source}",
+        "seed": seed,
+        "network": network,
+        "source": src,
+        "renderer": {"name": "dream", **{k: str(v) if isinstance(v, Path) else v for k, v in params.items() if v is not None}},
+        "output": {} if fps is None else {"fps": fps},
+    }
+    if frames is not None:
+        data["frames"] = frames
+    return validate_spec(data, host=host, origin="nd dream", name=frames_dir.name, base_dir=Path.cwd(), out=frames_dir)
+
+
+def dream_video(source: str, output: Path, *, params: dict, seed: int, network: str, coherence: float,
+                resize: str | None, frames: int | None, fps: float | None, resume: bool, overwrite: bool) -> None:
+    """``nd dream`` on a video: run the pipeline into a frames folder, then assemble the output with the source's audio."""
+    from neuralgae.core.pipeline import run_spec, video_of
+    from neuralgae.core.plugins import default_host
+    from neuralgae.core.video import write_video
+
+    host = default_host()
+    frames_dir = video_frames_dir(output)
+    spec = video_spec(source, frames_dir, params=params, seed=seed, network=network, coherence=coherence,
+                      resize=resize, frames=frames, fps=fps, host=host)
+    start = time.monotonic()
+    try:
+        with progress_bar("dreaming video") as progress:
+            run = run_spec(spec, host=host, resume=resume, overwrite=overwrite, progress=progress)
+    except KeyboardInterrupt:
+        err_console.print("nd: interrupted; run the same command with --resume to continue", highlight=False)
+        raise typer.Exit(130) from None
+    info = video_of(spec)
+    w, h = spec.source.resize or info.size
+    console.print(
+        f"wrote {len(run.entries)} frames ({w}x{h}) to {frames_dir}"
+        + (f" (resumed after {run.start})" if run.resumed else "")
+        + f", {time.monotonic() - start:.1f} s",
+        highlight=False,
+    )
+    if frames_dir != output:
+        audio = info.path if info.has_audio else None
+        with progress_bar("writing") as progress:
+            write_video(run.frame_paths, output, fps=spec.output.fps, audio_from=audio, progress=progress)
+        console.print(f"wrote {output} ({spec.output.fps:g} fps{', with audio' if audio else ''})", highlight=False)
+
+
 def dream_command(
-    input: Annotated[str, typer.Argument(help="Image file, or noise:WxH to dream from noise.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the dream (.png keeps its parameters).")],
+    input: Annotated[str, typer.Argument(help="Image file, noise:WxH to dream from noise, or a video file / folder of frames.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the dream (.png keeps its parameters); for a video, a .mp4/.gif/.webm or a folder for the frames.")],
     layers: Annotated[str, typer.Option(help="Layers to amplify: NAME[:CHANNELS][@WEIGHT], comma separated (`nd layers`).")] = "block10",
     octaves: Annotated[int, typer.Option(help="Number of scales.")] = 4,
     octave_scale: Annotated[float, typer.Option(help="Size ratio between octaves.")] = 1.4,
@@ -53,12 +134,34 @@ def dream_command(
     original_colors: Annotated[bool, typer.Option("--original-colors", help="Keep the input's colours; dream luminance only.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same image.")] = 0,
     network: Annotated[str, typer.Option(help="Network to dream with.")] = DEFAULT_NETWORK,
+    coherence: Annotated[float, typer.Option(help="Video: how much of the previous frame's dream each frame carries along the motion (0: each frame on its own).")] = 0.8,
+    resize: Annotated[Optional[str], typer.Option(help="Video: dream the frames at this size, WxH.")] = None,
+    frames: Annotated[Optional[int], typer.Option(help="Video: dream only the first N frames.")] = None,
+    fps: Annotated[Optional[float], typer.Option(help="Video: frame rate of the output (default: the source's).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Video: continue an interrupted dream of the same video and settings.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Video: replace the frames of an earlier dream.")] = False,
 ) -> None:
-    """Dream an image (or noise): amplify what the network's layers see."""
+    """Dream an image, noise or a video: amplify what the network's layers see.
+
+    A video (or folder of frames) keeps its frame count, size, frame rate and
+    audio; --coherence carries each frame's dream into the next along the
+    optical flow, so the dream does not flicker.
+    """
     from neuralgae.core.components import RenderContext
     from neuralgae.core.plugins import default_host
 
     with user_errors():
+        if is_video_input(input):
+            renderer = default_host().get("renderer", "dream")
+            params = renderer.bind(
+                dict(layers=layers, octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
+                     jitter=jitter, tile_size=tile_size, tiling=tiling, guide=guide, tile_overlap=tile_overlap,
+                     original_colors=original_colors),
+                where="nd dream",
+            )
+            dream_video(input, output, params=params, seed=seed, network=network, coherence=coherence,
+                        resize=resize, frames=frames, fps=fps, resume=resume, overwrite=overwrite)
+            return
         check_output_image(output)
         rng = np.random.default_rng(seed)
         image = read_source(input, rng)

@@ -1,0 +1,235 @@
+"""Videos and folders of frames as dream sources: probed once, streamed frame by frame, written back with audio.
+
+* :func:`open_video` checks a video file (or GIF) or a folder of frames and
+  returns a :class:`VideoSource`: frame count, frame rate, size, and whether
+  there is an audio track. Unreadable files, empty sources and folders of
+  mismatched frames give one clear :class:`NeuralgaeError`.
+* :func:`iter_frames` yields the frames one at a time (float32 (H, W, 3) in
+  [0, 1]) from any index, so memory never depends on the video's length.
+* :func:`write_video` assembles frames into an MP4 (or GIF / WebM) at a given
+  rate and, for MP4, copies the source's audio track in (re-encoded as AAC,
+  cut to the video's length) with the ffmpeg binary of ``imageio-ffmpeg``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .components import ProgressCallback, no_progress
+from .errors import NeuralgaeError
+from .images import as_rgb_float, atomic_write, load_image, resize
+from .movie import READABLE_ANIMATIONS, list_frames, write_animation
+
+DEFAULT_FOLDER_FPS = 12.0
+"""Frame rate of a folder of frames (a folder does not say): the default of ``output.fps``."""
+
+
+@dataclass(frozen=True)
+class VideoSource:
+    """A video file or folder of frames, probed: what the dream must keep.
+
+    ``size`` is (width, height); ``fps`` is None for a folder; ``files``
+    lists a folder's frames in natural order (empty for a video file).
+    """
+
+    path: Path
+    frame_count: int
+    size: tuple[int, int]
+    fps: float | None
+    has_audio: bool = False
+    files: tuple[Path, ...] = ()
+
+    @property
+    def is_folder(self) -> bool:
+        return bool(self.files)
+
+
+def _ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _last_line(text: str, fallback: str) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[-1] if lines else fallback
+
+
+def _probe_file(path: Path) -> VideoSource:
+    import imageio_ffmpeg
+
+    try:
+        reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+        meta = next(reader)
+        reader.close()
+        count, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+    except (OSError, RuntimeError, StopIteration, IndexError, ValueError, AttributeError) as exc:
+        reason = _last_line(str(exc), type(exc).__name__)
+        raise NeuralgaeError(f"cannot read video '{path}': {reason}; check that it is a video file ffmpeg can play") from None
+    if count < 1:
+        raise NeuralgaeError(f"video '{path}' holds no frames; give a video with at least one frame")
+    fps = float(meta.get("fps") or 0) or None
+    return VideoSource(path, int(count), tuple(meta["size"]), fps, has_audio="audio_codec" in meta)
+
+
+def _probe_gif(path: Path) -> VideoSource:
+    from .movie import read_animation
+
+    anim = read_animation(path)
+    if not anim.frame_count:
+        raise NeuralgaeError(f"GIF '{path}' holds no frames; give one with at least one frame")
+    return VideoSource(path, int(anim.frame_count), tuple(anim.size), anim.fps)
+
+
+def open_video(path: str | os.PathLike) -> VideoSource:
+    """Probe a video file, GIF or folder of frames without decoding it all.
+
+    Raises
+    ------
+    NeuralgaeError
+        Missing path, unknown file type, a file ffmpeg cannot read, no
+        frames, or (for a folder) frames of different sizes, naming the first
+        odd file and both sizes.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise NeuralgaeError(f"video '{path}' does not exist; give a video file or a folder of frames")
+    if path.is_dir():
+        files = list_frames(path)
+        width, height = _frame_size(files[0])
+        return VideoSource(path, len(files), (width, height), None, files=tuple(files))
+    suffix = path.suffix.lower()
+    if suffix == ".gif":
+        return _probe_gif(path)
+    if suffix not in READABLE_ANIMATIONS:
+        raise NeuralgaeError(
+            f"cannot read '{path}' as a video: unknown type '{path.suffix}'; "
+            f"use one of {', '.join(READABLE_ANIMATIONS)} or a folder of frames"
+        )
+    return _probe_file(path)
+
+
+def _frame_size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.size
+
+
+def _decoded(source: VideoSource) -> Iterator[np.ndarray]:
+    """Every frame of the source, in order, as decoded (uint8 or float)."""
+    if source.is_folder:
+        for path in source.files:
+            yield load_image(path)
+        return
+    from .movie import read_animation
+
+    if source.path.suffix.lower() == ".gif":
+        yield from read_animation(source.path)
+        return
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(source.path), pix_fmt="rgb24")
+    try:
+        meta = next(reader)
+        width, height = meta["size"]
+        for buffer in reader:
+            yield np.frombuffer(buffer, dtype=np.uint8).reshape(height, width, 3)
+    finally:
+        reader.close()
+
+
+def iter_frames(
+    source: VideoSource, *, start: int = 0, size: tuple[int, int] | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(index, frame)`` from ``start`` on, one frame in memory at a time.
+
+    Frames are float32 (H, W, 3) in [0, 1], resized to ``size`` (width,
+    height) when given. A folder's frames before ``start`` are skipped without
+    reading them; a video's are decoded and dropped (ffmpeg seeking is not
+    frame-exact), which keeps resumed runs identical to uninterrupted ones.
+    """
+    if source.is_folder:
+        frames: Iterable = (load_image(p) for p in source.files[start:])
+        first = start
+    else:
+        frames, first = _decoded(source), 0
+    for index, frame in enumerate(frames, first):
+        if index < start:
+            continue
+        if index >= source.frame_count:
+            return
+        image = as_rgb_float(frame)
+        if size is not None and (image.shape[1], image.shape[0]) != tuple(size):
+            image = np.clip(resize(image, size[1], size[0]), 0.0, 1.0).astype(np.float32)
+        yield index, image
+
+
+def mux_audio(video: Path, audio_source: Path, out: Path, *, seconds: float) -> None:
+    """Write ``out``: the video stream of ``video`` with the first audio track of ``audio_source`` (AAC, its first ``seconds``).
+
+    The audio input is cut to the video's length rather than using ffmpeg's
+    ``-shortest``, which can drop the last video frame.
+    """
+    command = [
+        _ffmpeg(), "-y", "-v", "error",
+        "-i", str(video), "-t", f"{seconds:.6f}", "-i", str(audio_source),
+        "-map", "0:v:0", "-map", "1:a:0?",
+        "-c:v", "copy", "-c:a", "aac", "-b:a", "192k",
+        "-movflags", "+faststart", "-f", "mp4", str(out),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        reason = _last_line(done.stderr, f"exit status {done.returncode}")
+        raise NeuralgaeError(f"cannot copy the audio of '{audio_source}' into '{out}': ffmpeg failed: {reason}")
+
+
+def write_video(
+    frames: Iterable[Path | np.ndarray],
+    out: str | os.PathLike,
+    *,
+    fps: float,
+    audio_from: str | os.PathLike | None = None,
+    progress: ProgressCallback = no_progress,
+) -> Path:
+    """Write frames as an animation at ``fps``; an MP4 also gets the audio track of ``audio_from`` when it has one.
+
+    Frames (paths or arrays) are read one at a time. The file appears
+    atomically; nothing is left behind on failure.
+    """
+    out = Path(out)
+    if audio_from is None or out.suffix.lower() != ".mp4":
+        return write_animation(frames, out, fps=fps, progress=progress)
+    silent = out.with_name(f".{out.name}.silent.mp4")
+    counted = 0
+
+    def counting(items):
+        nonlocal counted
+        for item in items:
+            counted += 1
+            yield item
+
+    try:
+        write_animation(frames if isinstance(frames, list) else counting(frames), silent, fps=fps, progress=progress)
+        seconds = (len(frames) if isinstance(frames, list) else counted) / fps
+        atomic_write(out, lambda tmp: mux_audio(silent, Path(audio_from), Path(tmp), seconds=seconds))
+    finally:
+        silent.unlink(missing_ok=True)
+    return out
+
+
+def has_audio(path: str | os.PathLike) -> bool:
+    """Whether a media file has an audio track (False for folders, images and unreadable files)."""
+    path = Path(path)
+    if not path.is_file() or path.suffix.lower() in (".gif",) or path.suffix.lower() not in READABLE_ANIMATIONS:
+        return False
+    try:
+        return open_video(path).has_audio
+    except NeuralgaeError:
+        return False
