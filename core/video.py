@@ -122,15 +122,11 @@ def _frame_size(path: Path) -> tuple[int, int]:
         return im.size
 
 
-def _decoded(source: VideoSource) -> Iterator[np.ndarray]:
-    """Every frame of the source, in order, as decoded (uint8 or float)."""
-    if source.is_folder:
-        for path in source.files:
-            yield load_image(path)
-        return
-    from .movie import read_animation
-
+def _decoded_file(source: VideoSource) -> Iterator[np.ndarray]:
+    """Every frame of a video file or GIF, in order, as decoded (uint8 RGB), one at a time."""
     if source.path.suffix.lower() == ".gif":
+        from .movie import read_animation
+
         yield from read_animation(source.path)
         return
     import imageio_ffmpeg
@@ -159,7 +155,7 @@ def iter_frames(
         frames: Iterable = (load_image(p) for p in source.files[start:])
         first = start
     else:
-        frames, first = _decoded(source), 0
+        frames, first = _decoded_file(source), 0
     for index, frame in enumerate(frames, first):
         if index < start:
             continue

@@ -330,3 +330,30 @@ def test_nd_dream_video_errors_are_one_line(tmp_path, clip_mp4, args, message):
     result = CliRunner().invoke(cli(), ["dream", *args])
     assert result.exit_code == 1
     assert message in result.output and "Traceback" not in result.output
+
+
+# -- more sources and runs ------------------------------------------------------------
+
+
+def test_a_gif_is_a_video_source(tmp_path):
+    gif = write_animation(shape_clip(count=4), tmp_path / "clip.gif", fps=10)
+    info = open_video(gif)
+    assert (info.frame_count, info.fps, info.size, info.has_audio) == (4, 10.0, (SIDE, SIDE), False)
+    assert [i for i, _ in iter_frames(info, start=1)] == [1, 2, 3]
+
+
+def test_a_video_run_reports_progress_with_time_left(tmp_path, clip_dir):
+    host = fake_host()
+    calls = []
+    run_spec(video_spec(tmp_path, host, clip_dir), host=host, progress=lambda d, t, m="": calls.append((d, t, m)))
+    assert (FRAMES, FRAMES) in [(d, t) for d, t, _ in calls]
+    assert any("left" in m for _, _, m in calls)
+
+
+def test_a_video_run_with_a_sampler_feeds_classes_forward(tmp_path, clip_dir):
+    host = fake_host()
+    path = tmp_path / "sampled.toml"
+    path.write_text(f'network = "tiny"\nframes = 3\n[source]\nvideo = "{clip_dir}"\n[renderer]\nname = "dream"\n[sampler]\nname = "top"\n')
+    run = run_spec(load_spec(path, host=host, out=tmp_path / "s"), host=host)
+    assert len(run.entries[0]["classes"]) == 8  # frame 0: random classes
+    assert run.entries[1]["seen"] is not None and len(run.entries[1]["classes"]) == 3
