@@ -276,7 +276,9 @@ class Outcome:
 
     ``message`` is the one-line error of a failure; ``rendered`` the frames
     made now; ``last_frame`` the file name of the run's last frame; ``warm``
-    whether the worker already had the network loaded.
+    whether the worker already had the network loaded. ``cpu_seconds`` is the
+    CPU time its worker process spent meanwhile: far below ``seconds`` when
+    the run waited for cores that other work held.
     """
 
     name: str
@@ -287,6 +289,7 @@ class Outcome:
     last_frame: str | None = None
     worker: str = ""
     warm: bool = False
+    cpu_seconds: float = 0.0
 
 
 _host_lock = threading.Lock()
@@ -347,7 +350,7 @@ def run_variation(
     """
     import socket
 
-    began = time.monotonic()
+    began, cpu_began = time.monotonic(), time.process_time()
     where = f"{socket.gethostname()}:{os.getpid()}"
     outcome = Outcome(variation.name, "failed", worker=where)
     try:
@@ -376,6 +379,7 @@ def run_variation(
         outcome.message = f"{type(exc).__name__}: {exc}"
     finally:
         outcome.seconds = round(time.monotonic() - began, 3)
+        outcome.cpu_seconds = round(time.process_time() - cpu_began, 3)
     return outcome
 
 
@@ -667,6 +671,7 @@ figure a:hover img { transform: scale(1.04); }
 figcaption { margin-top: 0.35rem; font-size: 0.86rem; line-height: 1.3; overflow-wrap: anywhere; }
 figcaption .detail { display: block; color: #8c9699; font-size: 0.78rem; }
 figure .missing strong { display: block; text-transform: uppercase; letter-spacing: 0.08em; margin-bottom: 0.3rem; }
+figcaption a.movie { font-size: 0.75rem; color: #8fd3c7; margin-left: 0.3rem; }
 figcaption .index { font: 0.75rem ui-monospace, 'DejaVu Sans Mono', monospace; color: #7c8a8d; margin-right: 0.35rem; }
 figure.failed .missing { aspect-ratio: 1; border: 1px dashed #6b3b33; border-radius: 3px; padding: 0.7rem;
   box-sizing: border-box; font-size: 0.75rem; color: #e08a7a; overflow: auto; }
@@ -688,11 +693,18 @@ def _card(variation: Variation, outcome: Outcome | None, folder: Path) -> str:
         href = html.escape(os.path.relpath(frame, folder))
         src = html.escape(os.path.relpath(thumb, folder))
         alt = html.escape(variation.description)
+        for movie in sorted(variation.out.glob("*.gif")) + sorted(variation.out.glob("*.mp4")):
+            caption += f' <a class="movie" href="{html.escape(os.path.relpath(movie, folder))}">{movie.suffix[1:]}</a>'
         return (
             f'<figure id="{html.escape(variation.name)}"><a href="{href}"><img src="{src}" alt="{alt}" loading="lazy"></a>'
             f"<figcaption>{caption}</figcaption></figure>"
         )
-    note = f"<strong>failed</strong> {html.escape(outcome.message)}" if outcome and outcome.message else "not run yet"
+    if outcome and outcome.message:
+        note = f"<strong>failed</strong> {html.escape(outcome.message)}"
+    elif status in ("done", "skipped"):  # a worker wrote it somewhere this machine cannot see
+        note = f"finished on {html.escape(outcome.worker or 'a worker')}, but its frames are not visible here: is the batch folder on storage every worker shares?"
+    else:
+        note = "not run yet"
     return f'<figure class="{status}" id="{html.escape(variation.name)}"><div class="missing">{note}</div><figcaption>{caption}</figcaption></figure>'
 
 

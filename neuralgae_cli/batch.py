@@ -45,11 +45,13 @@ def register(app: typer.Typer) -> None:
             dask_cluster,
             grid_axes,
             image_axis,
+            load_variation,
             parse_class_selection,
             plan_variations,
             resolve_spec_argument,
             run_batch,
         )
+        from neuralgae.core.errors import NeuralgaeError
         from neuralgae.core.plugins import default_host
         from neuralgae.core.spec import find_spec, load_spec
 
@@ -58,7 +60,16 @@ def register(app: typer.Typer) -> None:
             _, _, name = find_spec(spec, host)
             folder = (out or Path("runs") / f"{name}-batch").expanduser().absolute()
             sets = absolute_overrides(set_)
-            load_spec(spec, host=host, overrides=sets, frames=frames, out=folder)  # the shared part must be valid
+            try:  # a mistake in the shared part is one error, not one per variation
+                base = load_spec(spec, host=host, overrides=sets, frames=frames, out=folder)
+                shared_error = None
+            except NeuralgaeError as exc:
+                base, shared_error = None, exc
+            if classes is not None and base is not None and "classes" not in host.get("renderer", base.renderer.name).params:
+                raise NeuralgaeError(
+                    f"--classes needs a renderer that takes classes, such as draw; the spec's renderer "
+                    f"'{base.renderer.name}' does not (set one with --set renderer.name=draw)"
+                )
             axes = []  # folder names read class, then image, then grid values
             if classes is not None:
                 axes.append(class_axis(parse_class_selection(classes)))
@@ -66,6 +77,11 @@ def register(app: typer.Typer) -> None:
                 axes.append(image_axis(images))
             axes += grid_axes(grid)
             variations = plan_variations(axes, out=folder)
+            if shared_error is not None:  # unless the variations complete it (e.g. a grid over renderer.name)
+                try:
+                    load_variation(spec, variations[0], host=host, base_overrides=sets, frames=frames)
+                except NeuralgaeError:
+                    raise shared_error from None
             spec_ref = resolve_spec_argument(spec, host=host)
 
             def start_cluster(runs: int):

@@ -354,6 +354,13 @@ def test_cli_reports_each_failure_in_one_line_and_exits_1(tmp_path, cli):
     assert len(failures) == 1 and "0001-goldfish_preset-nope" in failures[0] and "preset" in failures[0]
 
 
+def test_cli_accepts_a_spec_that_only_the_variations_complete(tmp_path, cli):
+    spec = write_spec(tmp_path, TINY_DREAM.replace('[renderer]\nname = "dream"\n', "[renderer]\n"))
+    result = CliRunner().invoke(cli, [spec, "--out", str(tmp_path / "b"), "--grid", "renderer.name=dream", "--frames", "1", "-q"])
+    assert result.exit_code == 0, result.output
+    assert read_manifest(tmp_path / "b" / "name-dream")[0]["renderer"]["name"] == "dream"
+
+
 def test_cli_refuses_bad_input_in_one_line(tmp_path, cli):
     spec = write_spec(tmp_path, TINY_ATLAS, "atlas.toml")
     runner = CliRunner()
@@ -363,6 +370,7 @@ def test_cli_refuses_bad_input_in_one_line(tmp_path, cli):
         ([spec, "--grid", "renderer.steps"], "KEY.PATH=VALUE1,VALUE2"),
         ([spec, "--classes", "1", "--set", "renderer.bogus=1"], "bogus"),
         ([spec, "--images", str(tmp_path / "none")], "not a folder"),
+        ([write_spec(tmp_path, TINY_DREAM), "--classes", "1"], "renderer 'dream' does not"),
     ):
         result = runner.invoke(cli, [*args, "--out", str(tmp_path / "o")])
         assert result.exit_code == 1, args
