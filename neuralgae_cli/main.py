@@ -13,6 +13,8 @@ COMMAND_MODULES = (
     "neuralgae_cli.gif",
     "neuralgae_cli.plugins_cmd",
     "neuralgae_cli.book",
+    "neuralgae_cli.serve",
+    "neuralgae_cli.batch",
 )
 
 app = typer.Typer(

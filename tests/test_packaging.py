@@ -34,5 +34,6 @@ def test_wheel_maps_core_and_plugins_under_neuralgae(tmp_path):
     assert "neuralgae/plugins/transforms.py" in names
     assert any(n.startswith("neuralgae/plugins/specs/") and n.endswith(".toml") for n in names)
     assert "neuralgae_cli/main.py" in names
+    assert {"neuralgae_cli/web/index.html", "neuralgae_cli/web/app.js", "neuralgae_cli/web/style.css"} <= set(names)
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "nd = neuralgae_cli.main:main" in entry_points
