@@ -26,12 +26,18 @@ from .tiling import tile_boxes
 MIN_SIDE = 32
 
 
+WHOLE_IMAGE_MAX_PIXELS = 1_500_000
+"""Largest image dreamed in one piece by ``tiling="auto"``: a pass to block10
+holds about 1 GB of activations per megapixel, so this caps it near 1.5 GB."""
+
+
 @dataclass(frozen=True)
 class DreamSettings:
     """How to dream. Step size is in image units (the image spans 0..1).
 
-    ``tiling``: ``"auto"`` tiles when the image is larger than 1.25 tiles on
-    a side, ``"always"`` and ``"never"`` force the choice.
+    ``tiling``: ``"auto"`` tiles when a whole-image pass would need more
+    memory than :data:`WHOLE_IMAGE_MAX_PIXELS` allows, ``"always"`` and
+    ``"never"`` force the choice.
     """
 
     octaves: int = 4
@@ -126,11 +132,17 @@ def tiled_gradient(
 
 
 def uses_tiles(shape: tuple[int, int], settings: DreamSettings) -> bool:
+    """Whether a gradient on an image of ``shape`` is computed in tiles.
+
+    Automatically only above :data:`WHOLE_IMAGE_MAX_PIXELS`: on a CPU a whole
+    image is no slower per pixel than tiles (which also pay for their
+    context overlap), so tiles are there to bound memory, not for speed.
+    """
     if settings.tiling == "always":
         return True
     if settings.tiling == "never":
         return False
-    return max(shape) > 1.25 * settings.tile_size
+    return shape[0] * shape[1] > WHOLE_IMAGE_MAX_PIXELS
 
 
 def ascent_step(

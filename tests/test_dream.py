@@ -150,3 +150,25 @@ def test_bad_settings(net, small_cat, settings, message):
 def test_too_small_image(net):
     with pytest.raises(NeuralgaeError, match="too small"):
         dream(net, np.zeros((16, 16, 3), np.float32), objective_for(net))
+
+
+def test_auto_tiling_only_bounds_memory():
+    from neuralgae.core.dream import WHOLE_IMAGE_MAX_PIXELS, uses_tiles
+
+    auto = DreamSettings()
+    assert not uses_tiles((1024, 1024), auto) and not uses_tiles((600, 2400), auto)
+    assert uses_tiles((1300, 1300), auto) and uses_tiles((4096, 4096), auto)
+    assert WHOLE_IMAGE_MAX_PIXELS < 1300 * 1300
+    assert uses_tiles((100, 100), DreamSettings(tiling="always"))
+    assert not uses_tiles((4096, 4096), DreamSettings(tiling="never"))
+
+
+def test_keeping_freed_memory_is_safe_to_repeat():
+    import platform
+
+    from neuralgae.core.runtime import keep_freed_memory
+
+    first, second = keep_freed_memory(), keep_freed_memory()
+    assert first == second
+    if platform.libc_ver()[0] == "glibc":
+        assert first is True
