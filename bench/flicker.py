@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 IMG = ROOT / "docs" / "img" / "video"
 DOC = ROOT / "docs" / "video.md"
-BEGIN, END = "<!-- flicker:begin -->", "<!-- flicker:end -->"
+MARKERS = {clip: (f"<!-- flicker-{clip}:begin -->", f"<!-- flicker-{clip}:end -->") for clip in ("pan", "object")}
 
 
 def panning_clip(frames: int, width: int, height: int) -> list[np.ndarray]:
@@ -55,6 +55,43 @@ def panning_clip(frames: int, width: int, height: int) -> list[np.ndarray]:
         crop = photo[top : top + int(round(h)), left : left + int(round(w))]
         clip.append(np.clip(resize(crop, height, width), 0, 1).astype(np.float32))
     return clip
+
+
+def moving_object_clip(frames: int, width: int, height: int) -> list[np.ndarray]:
+    """The cat's face as a soft-edged disc crossing the coffee photo (which pans slowly the other way).
+
+    Exercises what a pan does not: occlusion and disocclusion at the disc's
+    edges, where the mask must send the dream back to the new frame.
+    """
+    import skimage.data
+
+    from neuralgae.core.images import as_rgb_float, resize
+
+    coffee = as_rgb_float(skimage.data.coffee())  # 400 x 600
+    cat = as_rgb_float(skimage.data.chelsea())[10:290, 90:370]  # the head
+    radius = 0.3 * height
+    side = int(2 * radius)
+    face = np.clip(resize(cat, side, side), 0, 1)
+    yy, xx = np.mgrid[0:side, 0:side] - (side - 1) / 2
+    alpha = np.clip(radius - np.hypot(yy, xx), 0, 1)[..., None].astype(np.float32)
+    clip = []
+    for k in range(frames):
+        left = 120 - 2 * k  # the background pans right-to-left, 2 px a frame at full size
+        crop = coffee[60 : 60 + 2 * height, left : left + 2 * width]
+        frame = np.clip(resize(crop, height, width), 0, 1).astype(np.float32)
+        x = int(0.1 * width + k * (0.8 * width - side) / max(1, frames - 1))  # the face crosses the frame
+        y = int(0.5 * height - radius + 0.15 * height * np.sin(k / 4))
+        region = frame[y : y + side, x : x + side]
+        frame[y : y + side, x : x + side] = alpha * face + (1 - alpha) * region
+        clip.append(frame)
+    return clip
+
+
+CLIPS = {"pan": panning_clip, "object": moving_object_clip}
+CLIP_WORDS = {
+    "pan": "a camera panning and zooming over the cat photo",
+    "object": "the cat's face as a disc crossing the coffee photo, which pans the other way",
+}
 
 
 def dream_clip(clip_dir: Path, out: Path, coherence: float, args, host) -> tuple[list[Path], float]:
@@ -120,19 +157,20 @@ def write_doc_block(results: dict) -> None:
         )
     rows[2] = rows[2].replace("1.00x lower", "—")
     s = results["settings"]
+    begin, end = MARKERS[s["clip"]]
     block = "\n".join([
-        BEGIN,
-        f"Clip: {s['frames']} frames of {s['size']}, a camera panning and zooming over the cat photo. "
+        begin,
+        f"Clip: {s['frames']} frames of {s['size']}, {CLIP_WORDS[s['clip']]}. "
         f"Dream: `{s['layers']}`, {s['octaves']} octaves x {s['steps']} steps, step {s['step_size']}, jitter {s['jitter']}, seed {s['seed']}. "
         f"The source itself scores {results['source_warp_error']:.4f} (interpolation and flow error: the floor). "
         f"{s['machine']}.",
         "",
         *rows,
-        END,
+        end,
     ])
     text = DOC.read_text(encoding="utf-8")
-    if BEGIN in text and END in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+    if begin in text and end in text:
+        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
         DOC.write_text(text, encoding="utf-8")
     else:
         print(block)
@@ -140,6 +178,7 @@ def write_doc_block(results: dict) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clip", choices=sorted(CLIPS), default="pan")
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--size", default="224x160")
     parser.add_argument("--coherence", type=float, nargs="+", default=[0.0, 0.8])
@@ -158,19 +197,20 @@ def main(argv=None) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # as nd does: denormals slow the dream's convolutions many times over
     from neuralgae.core.flow import frame_motion, warp_error
     from neuralgae.core.images import parse_size, save_image
     from neuralgae.core.movie import write_animation
     from neuralgae.core.plugins import PluginHost
 
     width, height = parse_size(args.size)
-    clip = panning_clip(args.frames, width, height)
+    clip = CLIPS[args.clip](args.frames, width, height)
     motions = [None] + [frame_motion(clip[k], clip[k - 1]) for k in range(1, len(clip))]
     host = PluginHost(entry_points=False)
     results = {
-        "settings": {"frames": args.frames, "size": args.size, "layers": args.layers, "octaves": args.octaves,
+        "settings": {"clip": args.clip, "frames": args.frames, "size": args.size, "layers": args.layers, "octaves": args.octaves,
                      "steps": args.steps, "step_size": args.step_size, "jitter": args.jitter, "seed": args.seed,
-                     "machine": f"{platform.machine()} CPU, {args.threads} threads, torch {torch.__version__}"},
+                     "machine": f"{platform.machine()} CPU, {args.threads} thread{'s' if args.threads != 1 else ''}, torch {torch.__version__}"},
         "source_warp_error": float(np.mean([warp_error(clip[k - 1], clip[k], motions[k]) for k in range(1, len(clip))])),
         "runs": [],
     }
@@ -192,10 +232,10 @@ def main(argv=None) -> None:
         IMG.mkdir(parents=True, exist_ok=True)
         shown = min(args.coherence, key=lambda w: abs(w - args.show))
         plain, coherent = paths[args.coherence[0]], paths[shown]
-        write_animation(side_by_side(plain, coherent), IMG / "side_by_side.gif", fps=args.fps)
+        write_animation(side_by_side(plain, coherent), IMG / ("side_by_side.gif" if args.clip == "pan" else f"side_by_side_{args.clip}.gif"), fps=args.fps)
         picks = sorted({0, len(clip) // 3, 2 * len(clip) // 3, len(clip) - 1})
-        save_image(IMG / "frames.jpg", contact_sheet([[tmp / "clip" / f"frame_{k:03d}.png" for k in range(len(clip))], plain, coherent], picks))
-    (IMG / "flicker.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        save_image(IMG / ("frames.jpg" if args.clip == "pan" else f"frames_{args.clip}.jpg"), contact_sheet([[tmp / "clip" / f"frame_{k:03d}.png" for k in range(len(clip))], plain, coherent], picks))
+    (IMG / ("flicker.json" if args.clip == "pan" else f"flicker_{args.clip}.json")).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     write_doc_block(results)
     print(json.dumps({r["coherence"]: round(r["warp_error"], 5) for r in results["runs"]}))
 

@@ -40,6 +40,13 @@ PHOTOMETRIC_LIMIT = 0.12
 DETAIL_ORDER = 3
 """Spline order for warping dream detail: cubic keeps fine texture sharp over many frames (bilinear blurs it)."""
 
+CUT_FRACTION = 0.25
+"""A scene cut: when less than this share of the new frame can be followed back, nothing is carried over.
+
+After a cut the flow still finds scattered chance matches; carrying the old
+dream into those would paste fragments of the old scene into the new one.
+"""
+
 MASK_SOFTNESS = 1.0
 """Sigma (pixels) of the blur that softens the reliability mask, so blended regions have no hard seams."""
 
@@ -167,10 +174,16 @@ class Motion:
 
 
 def frame_motion(frame: np.ndarray, previous: np.ndarray, *, max_side: int = FLOW_SIDE) -> Motion:
-    """Flow from ``frame`` back to ``previous`` with its reliability mask (forward-backward checked)."""
+    """Flow from ``frame`` back to ``previous`` with its reliability mask (forward-backward checked).
+
+    The mask is all 0 after a scene cut (less than :data:`CUT_FRACTION` of the frame reliable).
+    """
     forward = estimate_flow(frame, previous, max_side=max_side)
     backward = estimate_flow(previous, frame, max_side=max_side)
-    return Motion(forward, reliable_mask(frame, previous, forward, backward))
+    mask = reliable_mask(frame, previous, forward, backward)
+    if float(mask.mean()) < CUT_FRACTION:
+        mask = np.zeros_like(mask)
+    return Motion(forward, mask)
 
 
 def coherent_start(

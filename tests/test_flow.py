@@ -121,3 +121,10 @@ def test_warp_error_ignores_motion_the_source_explains_and_counts_the_rest(rng):
     flicker = frame + 0.1 * rng.standard_normal(frame.shape).astype(np.float32)
     assert warp_error(previous, flicker, motion) > 0.05
     assert warp_error(previous, frame, Motion(motion.flow, np.zeros_like(motion.mask))) == 0.0
+
+
+def test_a_scene_cut_carries_nothing_over(rng):
+    previous = textured(rng)
+    other = textured(np.random.default_rng(99))
+    assert frame_motion(other, previous).mask.max() == 0.0
+    assert frame_motion(previous, previous).mask.mean() > 0.9

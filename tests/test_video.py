@@ -357,3 +357,17 @@ def test_a_video_run_with_a_sampler_feeds_classes_forward(tmp_path, clip_dir):
     run = run_spec(load_spec(path, host=host, out=tmp_path / "s"), host=host)
     assert len(run.entries[0]["classes"]) == 8  # frame 0: random classes
     assert run.entries[1]["seen"] is not None and len(run.entries[1]["classes"]) == 3
+
+
+def test_a_scene_cut_starts_the_dream_afresh(tmp_path):
+    frames = shape_clip(count=4)
+    frames[3] = np.where(frames[2] < 0.5, frames[2] + 0.4, frames[2] - 0.4).astype(np.float32)  # nothing carries over
+    folder = tmp_path / "cut"
+    for k, frame in enumerate(frames):
+        save_image(folder / f"{k}.png", frame)
+    host = fake_host()
+    plain = run_spec(video_spec(tmp_path, host, folder, coherence=0, out="plain"), host=host)
+    coherent = run_spec(video_spec(tmp_path, host, folder, coherence=0.8, out="coherent"), host=host)
+    assert coherent.frame_paths[3].read_bytes() != coherent.frame_paths[2].read_bytes()
+    np.testing.assert_array_equal(load_image(coherent.frame_paths[3]), load_image(plain.frame_paths[3]))
+    assert not np.array_equal(load_image(coherent.frame_paths[2]), load_image(plain.frame_paths[2]))
