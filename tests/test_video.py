@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.flow import frame_motion, warp_error
+from neuralgae.core.hookspecs import hookimpl
 from neuralgae.core.images import load_image, save_image
 from neuralgae.core.movie import write_animation
 from neuralgae.core.pipeline import MANIFEST, run_spec
@@ -215,12 +216,12 @@ def test_a_folder_run_writes_its_mp4_at_the_default_rate_without_audio(tmp_path,
 
 
 class StopAfter:
+    """A plugin that interrupts the run (a simulated Ctrl-C) once frame ``index`` is written."""
+
     __name__ = "stop_after"
 
     def __init__(self, index: int):
         self.index = index
-
-    from neuralgae.core.hookspecs import hookimpl
 
     @hookimpl
     def frame_written(self, run, frame):
@@ -274,7 +275,6 @@ def test_coherence_cuts_the_flicker_of_a_real_dream(tmp_path, clip_dir, real_hos
     coherent = run_spec(video_spec(tmp_path, real_host, clip_dir, coherence=0.8, out="coherent", **settings), host=real_host)
     clip = shape_clip()[:4]
     plain_error, coherent_error = flicker(plain.frame_paths, clip), flicker(coherent.frame_paths, clip)
-    print('flicker', plain_error, coherent_error)
     assert coherent_error < 0.75 * plain_error, (plain_error, coherent_error)
     # still a dream: the coherent frames differ from the source as much as the plain ones do
     detail = lambda run: np.mean([np.abs(load_image(p) - f).mean() for p, f in zip(run.frame_paths, clip)])
@@ -371,3 +371,14 @@ def test_a_scene_cut_starts_the_dream_afresh(tmp_path):
     assert coherent.frame_paths[3].read_bytes() != coherent.frame_paths[2].read_bytes()
     np.testing.assert_array_equal(load_image(coherent.frame_paths[3]), load_image(plain.frame_paths[3]))
     assert not np.array_equal(load_image(coherent.frame_paths[2]), load_image(plain.frame_paths[2]))
+
+
+def test_odd_sized_frames_keep_their_size_and_count(tmp_path):
+    folder = tmp_path / "odd"
+    for k, frame in enumerate(shape_clip(count=3)):
+        save_image(folder / f"{k}.png", frame[:45, :41])
+    host = fake_host()
+    run = run_spec(video_spec(tmp_path, host, folder), host=host)
+    assert load_image(run.frame_paths[2]).shape == (45, 41, 3)
+    info = open_video(run.outputs[0])
+    assert info.frame_count == 3 and info.size == (42, 46)  # H.264 needs even sides: one repeated row and column
