@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from neuralgae.core.components import ProgressCallback
@@ -25,7 +26,7 @@ err_console = Console(stderr=True)
 
 def fail(message: str) -> typer.Exit:
     """Print ``nd: error: message`` to stderr and return the Exit to raise."""
-    err_console.print(f"[bold red]nd: error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]nd: error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 

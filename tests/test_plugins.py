@@ -227,6 +227,7 @@ def test_nd_run_writes_a_run(tmp_path, monkeypatch):
         (["--set", "transforms.0.scael=0.1"], "loop.toml: transforms[0] (zoom): unknown parameter 'scael'; did you mean 'scale'?"),
         (["--set", "renderer.name=dreem"], "loop.toml: renderer: unknown renderer 'dreem'; did you mean 'dream'?"),
         (["--set", "renderer.steps"], "--set renderer.steps: write KEY.PATH=VALUE"),
+        (["--set", "source.colour=1"], "loop.toml: unknown key 'colour' in [source]"),
     ],
 )
 def test_nd_run_errors_are_one_line_and_write_nothing(tmp_path, monkeypatch, args, message):
