@@ -198,12 +198,14 @@ def _complete_lines(folder: Path) -> list[tuple[dict, str]]:
     return out
 
 
-def _write_manifest(folder: Path, entries: list[dict]) -> None:
+def write_manifest(folder: Path, entries: list[dict]) -> None:
+    """Replace the run's manifest with ``entries`` in one atomic write."""
     text = "".join(json.dumps(e, default=str) + "\n" for e in entries)
     atomic_write(folder / MANIFEST, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
-def _append_manifest(folder: Path, entry: dict) -> None:
+def append_manifest(folder: Path, entry: dict) -> None:
+    """Add one frame's entry to the manifest, on disk before the call returns (a torn line is dropped on resume)."""
     with (folder / MANIFEST).open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(entry, default=str) + "\n")
         fh.flush()
@@ -517,7 +519,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
     spec_text = dumps_spec(spec.to_dict())
     atomic_write(folder / SPEC_FILE, lambda tmp: Path(tmp).write_text(spec_text, encoding="utf-8"))
     if not entries:
-        _write_manifest(folder, [])
+        write_manifest(folder, [])
     run = Run(spec=spec, host=host, dir=folder, start=len(entries), entries=list(entries), resumed=bool(entries))
     host.pm.hook.run_started(run=run)  # before anything can fail: plugins bring their files in step first
     renderer = host.get("renderer", spec.renderer.name)
@@ -598,7 +600,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
         record.sha256 = hashlib.sha256(record.path.read_bytes()).hexdigest()
         record.seconds = time.monotonic() - t0
         entry = record.manifest_entry()
-        _append_manifest(folder, entry)
+        append_manifest(folder, entry)
         run.entries.append(entry)
         run.records.append(record)
         if classes is not None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import NeuralgaeError
 from .images import as_rgb_float, load_image, save_image, to_uint8
-from .pipeline import MANIFEST, FrameRecord, _append_manifest, _write_manifest, read_manifest
+from .pipeline import MANIFEST, FrameRecord, append_manifest, write_manifest, read_manifest
 from .spec import DEFAULT_FRAME_PATTERN
 
 RENDERER_NAME = "stream"
@@ -33,7 +33,7 @@ class StreamRecorder:
         self.seed = int(seed)
         self.entries = check_record_folder(self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        _write_manifest(self.folder, self.entries)  # drops a torn last line of an interrupted recording
+        write_manifest(self.folder, self.entries)  # drops a torn last line of an interrupted recording
 
     @property
     def count(self) -> int:
@@ -65,7 +65,7 @@ class StreamRecorder:
         save_image(record.path, pixels, json.loads(json.dumps(recipe, default=str)))
         record.sha256 = hashlib.sha256(record.path.read_bytes()).hexdigest()
         entry = record.manifest_entry()
-        _append_manifest(self.folder, entry)
+        append_manifest(self.folder, entry)
         self.entries.append(entry)
         return record.path
 
