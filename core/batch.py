@@ -303,8 +303,7 @@ def worker_host():
         return default_host()
 
 
-def _network_loaded(host, name: str) -> bool:
-    return name in getattr(host, "_networks_cache", {})
+_loaded_networks: set[tuple[int, str]] = set()  # (id of host, network) pairs this process has loaded
 
 
 def load_variation(spec: str, variation: Variation, *, host, base_overrides: Sequence[str] = (), frames: int | None = None):
@@ -356,13 +355,14 @@ def run_variation(
     try:
         from .pipeline import prepare_output, run_spec
 
-        if torch_threads:
-            import torch
+        import torch
 
+        torch.set_flush_denormal(True)  # as `nd run` does: this task's thread may not be the one that loaded the network
+        if torch_threads:
             torch.set_num_threads(int(torch_threads))
         host = host or worker_host()
         loaded = load_variation(spec, variation, host=host, base_overrides=base_overrides, frames=frames)
-        outcome.warm = _network_loaded(host, loaded.network)
+        outcome.warm = (id(host), loaded.network) in _loaded_networks
         if not overwrite:
             entries = prepare_output(loaded, resume=True)
             if len(entries) >= loaded.frames:
@@ -370,6 +370,7 @@ def run_variation(
                 return outcome
         with _host_lock:  # one thread of a worker loads the network; the others wait for it
             host.network(loaded.network)
+            _loaded_networks.add((id(host), loaded.network))
         run = run_spec(loaded, host=host, resume=not overwrite, overwrite=overwrite)
         outcome.status, outcome.rendered = "done", len(run.records)
         outcome.last_frame = run.entries[-1]["file"] if run.entries else None
