@@ -599,6 +599,7 @@ def run_batch(
     elif todo and isinstance(cluster, Cluster):
         _run_on_dask(cluster, spec, todo, options, record)
     elif todo:
+        progress(len(outcomes), total, ", ".join(filter(None, [batch_message(counts, elapsed=0, runs_done=0, left=0), "starting the cluster"])))
         with cluster(len(todo)) as started:
             _run_on_dask(started, spec, todo, options, record)
     write_batch_file(folder, spec=spec, base_overrides=base_overrides, frames=frames, variations=variations, outcomes=outcomes)
@@ -625,9 +626,18 @@ def _run_on_dask(cluster: Cluster, spec: str, todo: Sequence[Variation], options
             try:
                 record(future.result())
             except Exception as exc:  # the worker died or the task was lost: this variation failed, the rest go on
-                record(Outcome(v.name, "failed", f"the worker running it was lost ({type(exc).__name__}: {exc}); run the batch again to retry"))
+                record(Outcome(v.name, "failed", _lost_message(exc)))
     finally:
         client.cancel(list(futures))
+
+
+def _lost_message(exc: BaseException) -> str:
+    """One line for a task that ended without an outcome."""
+    from distributed.scheduler import KilledWorker
+
+    if isinstance(exc, KilledWorker):
+        return "the worker processes running it died (out of memory?); run the batch again to retry it"
+    return f"{type(exc).__name__}: {exc}".splitlines()[0] + " (on the Dask cluster; run the batch again to retry it)"
 
 
 def _title(spec: str) -> str:

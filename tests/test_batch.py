@@ -195,6 +195,13 @@ def test_batch_message_counts_and_time_left():
     assert batch_message({"done": 1}, elapsed=600, runs_done=1, left=1) == "1 done, about 10 min left"
 
 
+def test_a_lost_task_is_one_line():
+    from distributed.scheduler import KilledWorker
+
+    assert "died" in batch._lost_message(KilledWorker("key", "worker", "story"))
+    assert batch._lost_message(OSError("timed out\nat line 3")) == "OSError: timed out (on the Dask cluster; run the batch again to retry it)"
+
+
 # -- running on Dask -------------------------------------------------------------------------
 
 
