@@ -676,9 +676,9 @@ h1 { font: normal 2rem Georgia, 'Times New Roman', serif; letter-spacing: 0.03em
 .summary .failed { color: #e08a7a; }
 main { display: grid; grid-template-columns: repeat(auto-fill, minmax(168px, 1fr)); gap: 1.1rem 0.9rem; padding: 1.2rem 2rem 3rem; }
 figure { margin: 0; }
-figure a { display: block; aspect-ratio: 1; background: #1c2024; border-radius: 3px; overflow: hidden; }
+figure > a { display: block; aspect-ratio: 1; background: #1c2024; border-radius: 3px; overflow: hidden; }
 figure img { width: 100%; height: 100%; object-fit: contain; display: block; transition: transform 0.25s; }
-figure a:hover img { transform: scale(1.04); }
+figure > a:hover img { transform: scale(1.04); }
 figcaption { margin-top: 0.35rem; font-size: 0.86rem; line-height: 1.3; overflow-wrap: anywhere; }
 figcaption .detail { display: block; color: #8c9699; font-size: 0.78rem; }
 figure .missing strong { display: block; text-transform: uppercase; letter-spacing: 0.08em; margin-bottom: 0.3rem; }

@@ -310,11 +310,12 @@ def test_a_failing_variation_is_reported_and_the_others_complete(tmp_path, clust
 def test_sequential_batch_without_a_cluster(tmp_path):
     spec = write_spec(tmp_path, TINY_ATLAS)
     plan = plan_variations([class_axis([1])], out=tmp_path / "atlas")
-    result = run_batch(spec, plan, folder=tmp_path / "atlas", cluster=None)
+    result = run_batch(spec, plan, folder=tmp_path / "atlas", cluster=None, base_overrides=["output.gif=true"])
     assert [o.status for o in result.outcomes] == ["done"]
     entry = read_manifest(tmp_path / "atlas" / "0001-goldfish")[0]
     assert entry["renderer"]["classes"] == ["1"]
     assert (tmp_path / "atlas" / "thumbs" / "0001-goldfish.jpg").is_file()
+    assert '<a class="movie" href="0001-goldfish/tiny.gif">gif</a>' in result.index.read_text()
 
 
 # -- the command line -----------------------------------------------------------------------
