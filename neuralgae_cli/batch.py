@@ -56,6 +56,11 @@ def register(app: typer.Typer) -> None:
         from neuralgae.core.spec import find_spec, load_spec
 
         with user_errors():
+            if scheduler and workers is not None:
+                raise NeuralgaeError(
+                    "--workers sizes the local cluster only; with --scheduler, choose the workers where you start them "
+                    "(dask worker ADDRESS --nworkers N)"
+                )
             host = default_host()
             _, _, name = find_spec(spec, host)
             folder = (out or Path("runs") / f"{name}-batch").expanduser().absolute()

@@ -379,6 +379,7 @@ def test_cli_refuses_bad_input_in_one_line(tmp_path, cli):
         ([spec, "--classes", "1", "--set", "renderer.bogus=1"], "bogus"),
         ([spec, "--images", str(tmp_path / "none")], "not a folder"),
         ([write_spec(tmp_path, TINY_DREAM), "--classes", "1"], "renderer 'dream' does not"),
+        ([spec, "--classes", "1", "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], "--workers sizes the local cluster only"),
     ):
         result = runner.invoke(cli, [*args, "--out", str(tmp_path / "o")])
         assert result.exit_code == 1, args
