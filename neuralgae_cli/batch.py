@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from neuralgae_cli.common import err_console, progress_bar, user_errors
 
@@ -107,6 +108,6 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"batch of {len(variations)} runs: {counts} in {result.seconds:.0f} s")
             typer.echo(f"wrote {result.index}")
             for failure in result.failures:
-                err_console.print(f"[bold red]nd: failed:[/] {failure.name}: {failure.message}", highlight=False, soft_wrap=True)
+                err_console.print(f"[bold red]nd: failed:[/] {escape(f'{failure.name}: {failure.message}')}", highlight=False, soft_wrap=True)
             if result.failures:
                 raise typer.Exit(1)

@@ -362,6 +362,19 @@ def test_cli_reports_each_failure_in_one_line_and_exits_1(tmp_path, cli):
     assert len(failures) == 1 and "0001-goldfish_preset-nope" in failures[0] and "preset" in failures[0]
 
 
+def test_cli_failure_lines_keep_brackets(tmp_path, cli, monkeypatch):
+    def failing_batch(spec, variations, *, folder, **options):
+        outcomes = [batch.Outcome(v.name, "failed", "spec.toml: missing [renderer] table; add one") for v in variations]
+        return batch.BatchResult(folder, list(variations), outcomes, folder / INDEX_FILE, 0.0)
+
+    monkeypatch.setattr(batch, "run_batch", failing_batch)
+    spec = write_spec(tmp_path, TINY_ATLAS, "atlas.toml")
+    result = CliRunner().invoke(cli, [spec, "--out", str(tmp_path / "b"), "--classes", "1", "-q"])
+    assert result.exit_code == 1
+    [line] = [line for line in result.output.splitlines() if "failed:" in line]
+    assert line.endswith("0001-goldfish: spec.toml: missing [renderer] table; add one")
+
+
 def test_cli_accepts_a_spec_that_only_the_variations_complete(tmp_path, cli):
     spec = write_spec(tmp_path, TINY_DREAM.replace('[renderer]\nname = "dream"\n', "[renderer]\n"))
     result = CliRunner().invoke(cli, [spec, "--out", str(tmp_path / "b"), "--grid", "renderer.name=dream", "--frames", "1", "-q"])
