@@ -162,13 +162,3 @@ def test_auto_tiling_only_bounds_memory():
     assert uses_tiles((100, 100), DreamSettings(tiling="always"))
     assert not uses_tiles((4096, 4096), DreamSettings(tiling="never"))
 
-
-def test_keeping_freed_memory_is_safe_to_repeat():
-    import platform
-
-    from neuralgae.core.runtime import keep_freed_memory
-
-    first, second = keep_freed_memory(), keep_freed_memory()
-    assert first == second
-    if platform.libc_ver()[0] == "glibc":
-        assert first is True
