@@ -91,6 +91,10 @@ def lookup_class(key: str | int) -> ImageNetClass:
     name = _normalise(str(key))
     if not name:
         raise NeuralgaeError("empty class name; give a name such as 'goldfish' or an index such as 1")
+    exact = {c.name: c.index for c in imagenet_classes()}
+    spaced = re.sub(r"\s+", " ", str(key).strip())
+    if spaced in exact:  # "Cardigan" (the corgi) and "cardigan" (the sweater) differ only by case
+        return imagenet_classes()[exact[spaced]]
     index = _name_index()
     if name in index:
         return imagenet_classes()[index[name]]

@@ -20,6 +20,12 @@ def test_shared_first_names_are_disambiguated():
     assert {imagenet_classes()[134].name, imagenet_classes()[517].name} != {"crane"}
 
 
+def test_names_that_differ_only_by_case_find_their_own_class():
+    assert lookup_class("Cardigan").index == 264  # the Welsh corgi
+    assert lookup_class("cardigan").index == 474  # the sweater
+    assert lookup_class(" Cardigan ").index == 264
+
+
 def test_descriptions_for_most_classes():
     assert sum(bool(c.description) for c in imagenet_classes()) >= 970
 
