@@ -144,7 +144,7 @@ class Animation:
     def __iter__(self) -> Iterator[np.ndarray]:
         if self.path.suffix.lower() == ".gif":
             return _gif_frames(self.path)
-        return _video_frames(self.path)
+        return video_file_frames(self.path)
 
 
 def _gif_frames(path: Path) -> Iterator[np.ndarray]:
@@ -153,7 +153,8 @@ def _gif_frames(path: Path) -> Iterator[np.ndarray]:
             yield np.asarray(frame.convert("RGB"))
 
 
-def _video_frames(path: Path) -> Iterator[np.ndarray]:
+def video_file_frames(path: Path) -> Iterator[np.ndarray]:
+    """Every frame of a video file, decoded by ffmpeg one at a time, as uint8 (H, W, 3)."""
     import imageio_ffmpeg
 
     reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")

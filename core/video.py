@@ -24,7 +24,7 @@ import numpy as np
 from .components import ProgressCallback, no_progress
 from .errors import NeuralgaeError
 from .images import as_rgb_float, atomic_write, load_image, resize
-from .movie import READABLE_ANIMATIONS, list_frames, write_animation
+from .movie import READABLE_ANIMATIONS, list_frames, video_file_frames, write_animation
 
 DEFAULT_FOLDER_FPS = 12.0
 """Frame rate of a folder of frames (a folder does not say): the default of ``output.fps``."""
@@ -129,16 +129,7 @@ def _decoded_file(source: VideoSource) -> Iterator[np.ndarray]:
 
         yield from read_animation(source.path)
         return
-    import imageio_ffmpeg
-
-    reader = imageio_ffmpeg.read_frames(str(source.path), pix_fmt="rgb24")
-    try:
-        meta = next(reader)
-        width, height = meta["size"]
-        for buffer in reader:
-            yield np.frombuffer(buffer, dtype=np.uint8).reshape(height, width, 3)
-    finally:
-        reader.close()
+    yield from video_file_frames(source.path)
 
 
 def iter_frames(

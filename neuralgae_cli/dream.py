@@ -151,20 +151,6 @@ def dream_command(
     from neuralgae.core.plugins import default_host
 
     with user_errors():
-        if is_video_input(input):
-            renderer = default_host().get("renderer", "dream")
-            params = renderer.bind(
-                dict(layers=layers, octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
-                     jitter=jitter, tile_size=tile_size, tiling=tiling, guide=guide, tile_overlap=tile_overlap,
-                     original_colors=original_colors),
-                where="nd dream",
-            )
-            dream_video(input, output, params=params, seed=seed, network=network, coherence=coherence,
-                        resize=resize, frames=frames, fps=fps, resume=resume, overwrite=overwrite)
-            return
-        check_output_image(output)
-        rng = np.random.default_rng(seed)
-        image = read_source(input, rng)
         renderer = default_host().get("renderer", "dream")
         params = renderer.bind(
             dict(layers=layers, octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
@@ -172,6 +158,13 @@ def dream_command(
                  original_colors=original_colors),
             where="nd dream",
         )
+        if is_video_input(input):
+            dream_video(input, output, params=params, seed=seed, network=network, coherence=coherence,
+                        resize=resize, frames=frames, fps=fps, resume=resume, overwrite=overwrite)
+            return
+        check_output_image(output)
+        rng = np.random.default_rng(seed)
+        image = read_source(input, rng)
         net = load_network(network)
         start = time.monotonic()
         with progress_bar("dreaming") as progress:
