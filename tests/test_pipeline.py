@@ -16,7 +16,7 @@ from neuralgae.core.pipeline import MANIFEST, SPEC_FILE, frame_rng, read_manifes
 from neuralgae.core.plugins import PluginError
 from neuralgae.core.spec import load_spec
 import test_plugins_fakes as fakes
-from test_plugins_fakes import fake_host
+from test_plugins_fakes import StopAfter, fake_host
 
 SPEC = """\
 network = "tiny"
@@ -56,20 +56,6 @@ def frame_bytes(folder: Path) -> list[bytes]:
 
 def without_times(entries):
     return [{k: v for k, v in e.items() if k != "seconds"} for e in entries]
-
-
-class StopAfter:
-    """A plugin whose frame_written raises KeyboardInterrupt: a simulated Ctrl-C after frame ``index``."""
-
-    __name__ = "stop_after"
-
-    def __init__(self, index: int):
-        self.index = index
-
-    @hookimpl
-    def frame_written(self, run, frame):
-        if frame.index == self.index:
-            raise KeyboardInterrupt
 
 
 def test_a_run_writes_frames_manifest_and_resolved_spec(tmp_path, host):

@@ -133,6 +133,20 @@ def fake_host(*extra) -> PluginHost:
     return PluginHost(builtins=False, entry_points=False, extra=[fakes, *extra])
 
 
+class StopAfter:
+    """A plugin whose frame_written raises KeyboardInterrupt: a simulated Ctrl-C after frame ``index``."""
+
+    __name__ = "stop_after"
+
+    def __init__(self, index: int):
+        self.index = index
+
+    @hookimpl
+    def frame_written(self, run, frame):
+        if frame.index == self.index:
+            raise KeyboardInterrupt
+
+
 def test_fake_host_registers_the_fakes():
     host = fake_host()
     assert set(host.renderers) == {"dream", "draw"}

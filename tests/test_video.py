@@ -13,13 +13,12 @@ from typer.testing import CliRunner
 
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.flow import frame_motion, warp_error
-from neuralgae.core.hookspecs import hookimpl
 from neuralgae.core.images import load_image, save_image
 from neuralgae.core.movie import write_animation
 from neuralgae.core.pipeline import MANIFEST, run_spec
 from neuralgae.core.spec import load_spec
 from neuralgae.core.video import iter_frames, open_video, write_video
-from test_plugins_fakes import fake_host
+from test_plugins_fakes import StopAfter, fake_host
 
 FRAMES, SIDE, SPEED, FPS = 6, 48, 3, 8.0
 
@@ -213,20 +212,6 @@ def test_a_folder_run_writes_its_mp4_at_the_default_rate_without_audio(tmp_path,
     run = run_spec(video_spec(tmp_path, host, clip_dir), host=host)
     info = open_video(run.outputs[0])
     assert (info.frame_count, info.fps, info.has_audio) == (FRAMES, 12.0, False)
-
-
-class StopAfter:
-    """A plugin that interrupts the run (a simulated Ctrl-C) once frame ``index`` is written."""
-
-    __name__ = "stop_after"
-
-    def __init__(self, index: int):
-        self.index = index
-
-    @hookimpl
-    def frame_written(self, run, frame):
-        if frame.index == self.index:
-            raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize("source", ["mp4", "folder"])
