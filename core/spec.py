@@ -399,6 +399,11 @@ def parse_value(text: str):
     return parsed["value"]
 
 
+def spec_relative(value: str | Path, base_dir: Path) -> Path:
+    """A path written in a spec, made absolute: ``~`` expanded, relative to the spec's folder."""
+    return (base_dir / Path(value).expanduser()).resolve()
+
+
 def apply_overrides(data: dict, overrides: Sequence[str], *, cwd: Path | None = None) -> dict:
     """Apply ``key.path=value`` overrides to a parsed spec; returns a new dict.
 
@@ -570,10 +575,7 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
     if noise is not None and resize is not None:
         raise _fail(origin, "source.resize", "applies only to an image or sample; for noise, set source.noise to the size you want")
     if image is not None:
-        image = Path(image).expanduser()
-        if not image.is_absolute():
-            image = base_dir / image
-        image = image.resolve()
+        image = spec_relative(image, base_dir)
         if not image.is_file():
             raise _fail(origin, "source.image", f"'{src['image']}' does not exist (looked for {image})")
     video, video_info, coherence = _video_source(origin, src, base_dir)
@@ -644,10 +646,7 @@ def _video_source(origin: str, src: dict, base_dir: Path):
         return None, None, coherence
     from .video import open_video
 
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        path = base_dir / path
-    path = path.resolve()
+    path = spec_relative(value, base_dir)
     if not path.exists():
         raise _fail(origin, "source.video", f"'{value}' does not exist (looked for {path})")
     try:
