@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
-from .errors import NeuralgaeError, did_you_mean
+from .errors import NeuralgaeError, check_all, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -103,9 +103,7 @@ class DrawSettings:
             (0 <= self.tile_overlap < 0.9, f"tile overlap must be at least 0 and below 0.9; got {self.tile_overlap}"),
             (0 <= self.focus_spread <= 1, f"focus spread must be between 0 and 1; got {self.focus_spread}"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise NeuralgaeError(message)
+        check_all(checks)
         return self
 
     @property

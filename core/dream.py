@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .components import ProgressCallback, no_progress
-from .errors import NeuralgaeError
+from .errors import NeuralgaeError, check_all
 from .images import resize
 from .network import LayerSelection, Network, check_layer
 from .objectives import Objective, dream_objective, guided
@@ -60,9 +60,7 @@ class DreamSettings:
             (0 <= self.tile_overlap <= self.tile_size // 2, f"tile overlap must be between 0 and half the tile size ({self.tile_size // 2}); got {self.tile_overlap}"),
             (self.tiling in ("auto", "always", "never"), f"tiling must be 'auto', 'always' or 'never'; got '{self.tiling}'"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise NeuralgaeError(message)
+        check_all(checks)
         return self
 
     def as_dict(self) -> dict:

@@ -15,6 +15,13 @@ class NeuralgaeError(Exception):
     """A problem with the user's input, described in one actionable sentence."""
 
 
+def check_all(checks: Iterable[tuple[bool, str]]) -> None:
+    """Raise :class:`NeuralgaeError` with the message of the first ``(ok, message)`` pair that failed."""
+    for ok, message in checks:
+        if not ok:
+            raise NeuralgaeError(message)
+
+
 def did_you_mean(word: str, choices: Iterable[str], n: int = 3, cutoff: float = 0.6) -> str:
     """Return a ``"; did you mean 'x'?"`` suffix for the closest choices, or ``""``."""
     choices = list(choices)

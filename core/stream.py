@@ -33,7 +33,7 @@ from .components import ProgressCallback, no_progress
 from .draw import DrawTarget, render_draw, start_canvas, to_image, to_tensor
 from .draw_aim import region_mask
 from .draw_schedule import DrawSettings, Octave
-from .errors import NeuralgaeError, did_you_mean
+from .errors import NeuralgaeError, check_all, did_you_mean
 
 MAX_SUBJECTS = 2
 DEFAULT_HOLD = 60.0
@@ -345,9 +345,7 @@ class StreamSettings:
             (0 < self.step_size <= 1, f"step size must be above 0 and at most 1; got {self.step_size}"),
             (self.blur >= 0, f"blur must be 0 or more pixels; got {self.blur}"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise NeuralgaeError(message)
+        check_all(checks)
         self.draw_settings(first=False).validate()
         return self
 
