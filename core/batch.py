@@ -253,16 +253,16 @@ def plan_variations(axes: Sequence[Sequence[Choice]], *, out: Path) -> list[Vari
 
 
 def absolute_overrides(overrides: Sequence[str], *, cwd: Path | None = None) -> list[str]:
-    """``source.image=rel.png`` -> ``source.image="/abs/rel.png"``, so workers in other folders find the file."""
-    from .spec import parse_value
+    """``source.image=rel.png`` -> ``source.image="/abs/rel.png"`` (also ``source.video``), so workers in other folders find the file."""
+    from .spec import CWD_RELATIVE_KEYS, cwd_relative, parse_value
 
     out = []
     for item in overrides:
         key, sep, raw = item.partition("=")
         value = parse_value(raw.strip()) if sep else None
-        if sep and key.strip() == "source.image" and isinstance(value, str):
-            path = (cwd or Path.cwd()) / Path(value).expanduser()
-            item = f"source.image={json.dumps(str(path.absolute()))}"
+        if sep and key.strip() in CWD_RELATIVE_KEYS and isinstance(value, str):
+            absolute = Path(cwd_relative(value, cwd)).absolute()
+            item = f"{key.strip()}={json.dumps(str(absolute))}"
         out.append(item)
     return out
 

@@ -404,12 +404,21 @@ def spec_relative(value: str | Path, base_dir: Path) -> Path:
     return (base_dir / Path(value).expanduser()).resolve()
 
 
+CWD_RELATIVE_KEYS = ("source.image", "source.video")
+"""Paths that ``--set`` takes relative to the current folder (in a spec file, to the spec's folder)."""
+
+
+def cwd_relative(value: str, cwd: Path | None = None) -> str:
+    """A path given with ``--set``, made absolute against ``cwd`` (default: the current folder)."""
+    return str((cwd or Path.cwd()) / Path(value).expanduser())
+
+
 def apply_overrides(data: dict, overrides: Sequence[str], *, cwd: Path | None = None) -> dict:
     """Apply ``key.path=value`` overrides to a parsed spec; returns a new dict.
 
     Numbers in the path index arrays (``transforms.0.scale``); an index one
-    past the end appends a new table. ``source.image`` given here is relative
-    to the current folder.
+    past the end appends a new table. ``source.image`` and ``source.video``
+    given here are relative to the current folder.
     """
     data = _deep_copy(data)
     for item in overrides:
@@ -422,8 +431,8 @@ def apply_overrides(data: dict, overrides: Sequence[str], *, cwd: Path | None = 
         if any(not _PATH_PART.match(p) for p in parts):
             raise NeuralgaeError(f"{label}: '{key}' is not a key path; write names separated by dots, e.g. transforms.0.scale")
         value = parse_value(raw.strip())
-        if parts in (["source", "image"], ["source", "video"]) and isinstance(value, str):
-            value = str((cwd or Path.cwd()) / Path(value).expanduser())
+        if key in CWD_RELATIVE_KEYS and isinstance(value, str):
+            value = cwd_relative(value, cwd)
         if len(parts) == 2 and parts[0] == "source" and parts[1] in SOURCE_STARTS:
             src = data.get("source")
             if isinstance(src, dict):  # a new start replaces the old one

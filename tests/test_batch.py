@@ -177,6 +177,7 @@ def test_atlas_variations_are_labelled_by_class(tmp_path):
 def test_absolute_overrides_make_source_images_absolute(tmp_path):
     out = absolute_overrides(["source.image=photos/a.png", "renderer.steps=3", 'source.image="/x/b.png"'], cwd=tmp_path)
     assert out == [f'source.image="{tmp_path / "photos" / "a.png"}"', "renderer.steps=3", 'source.image="/x/b.png"']
+    assert absolute_overrides(["source.video=clips/a.mp4"], cwd=tmp_path) == [f'source.video="{tmp_path / "clips" / "a.mp4"}"']
 
 
 def test_local_cluster_size_shares_out_the_cores():
