@@ -300,10 +300,8 @@ def _resumable_entries(spec: Spec, folder: Path) -> list[dict]:
 
 
 def load_source(spec: Spec) -> np.ndarray:
-    """Frame 0's input: the image, bundled sample or smooth noise the spec names."""
+    """Frame 0's input: the image, bundled sample or smooth noise the spec names (a video streams instead)."""
     src = spec.source
-    if src.video is not None:
-        return next(video_frames(spec))[1]
     if src.image is not None:
         image = load_image(src.image)
     elif src.sample is not None:
@@ -537,24 +535,17 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
         motion = None
         if video is not None:
             image, motion = video_start(spec, video, previous, index)
-            classes = None
-            if spec.sampler:
-                if index == 0:
-                    classes = first_classes(spec, int(getattr(network, "num_classes", 1000)))
-                else:
-                    probs = classify(network, previous)
-                    seen = _top(probs)
-                    classes = sample_classes(spec, host, probs, index, history)
         elif index == 0:
             image = load_source(spec)
-            classes = first_classes(spec, int(getattr(network, "num_classes", 1000))) if spec.sampler else None
         else:
             image = apply_transforms(previous, spec, host, index)
-            classes = None
-            if spec.sampler:
-                probs = classify(network, previous)
-                seen = _top(probs)
-                classes = sample_classes(spec, host, probs, index, history)
+        classes = None
+        if spec.sampler and index == 0:
+            classes = first_classes(spec, int(getattr(network, "num_classes", 1000)))
+        elif spec.sampler:
+            probs = classify(network, previous)
+            seen = _top(probs)
+            classes = sample_classes(spec, host, probs, index, history)
 
         def frame_progress(done: int, steps: int, message: str = "", _index=index) -> None:
             progress(_index, total, f"frame {_index}: {message}" if message else f"frame {_index}")
