@@ -80,7 +80,7 @@ def _is_frame_file(path: Path) -> bool:
     return path.suffix.lower() in FRAME_SUFFIXES and path.is_file()
 
 
-def _image_size(path: Path) -> tuple[int, int]:
+def image_size(path: Path) -> tuple[int, int]:
     """(width, height) from the file header, without decoding the pixels."""
     try:
         with Image.open(path) as im:
@@ -112,9 +112,9 @@ def list_frames(folder: str | os.PathLike) -> list[Path]:
         raise NeuralgaeError(
             f"no image frames in '{folder}'; expected files ending in {', '.join(FRAME_SUFFIXES)}"
         )
-    first_size = _image_size(frames[0])
+    first_size = image_size(frames[0])
     for path in frames[1:]:
-        size = _image_size(path)
+        size = image_size(path)
         if size != first_size:
             raise NeuralgaeError(
                 f"frames differ in size: '{frames[0].name}' is {first_size[0]}x{first_size[1]} but "

@@ -24,7 +24,7 @@ import numpy as np
 from .components import ProgressCallback, no_progress
 from .errors import NeuralgaeError
 from .images import as_rgb_float, atomic_write, load_image, resize
-from .movie import READABLE_ANIMATIONS, list_frames, video_file_frames, write_animation
+from .movie import READABLE_ANIMATIONS, image_size, list_frames, video_file_frames, write_animation
 
 DEFAULT_FOLDER_FPS = 12.0
 """Frame rate of a folder of frames (a folder does not say): the default of ``output.fps``."""
@@ -102,7 +102,7 @@ def open_video(path: str | os.PathLike) -> VideoSource:
         raise NeuralgaeError(f"video '{path}' does not exist; give a video file or a folder of frames")
     if path.is_dir():
         files = list_frames(path)
-        width, height = _frame_size(files[0])
+        width, height = image_size(files[0])
         return VideoSource(path, len(files), (width, height), None, files=tuple(files))
     suffix = path.suffix.lower()
     if suffix == ".gif":
@@ -113,13 +113,6 @@ def open_video(path: str | os.PathLike) -> VideoSource:
             f"use one of {', '.join(READABLE_ANIMATIONS)} or a folder of frames"
         )
     return _probe_file(path)
-
-
-def _frame_size(path: Path) -> tuple[int, int]:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return im.size
 
 
 def _decoded_file(source: VideoSource) -> Iterator[np.ndarray]:
