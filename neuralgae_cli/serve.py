@@ -252,7 +252,7 @@ def serve_command(
     network: Annotated[str, typer.Option(help="Network to draw with.")] = "efficientnet-lite0",
 ) -> None:
     """Serve a live, zooming deepdraw that viewers steer from a web page."""
-    from neuralgae_cli.common import err_console, user_errors
+    from neuralgae_cli.common import fail, user_errors
 
     with user_errors():
         live = build_stream(size=size, steps=steps, hold=hold, seed=seed, classes=classes, record=record,
@@ -270,8 +270,7 @@ def serve_command(
         finally:
             live.stop()
         if live.error:
-            err_console.print(f"[bold red]nd: error:[/] the stream stopped: {live.error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1)
+            raise fail(f"the stream stopped: {live.error}")
         made = f"; {live.recorder.count} frames in {record}" if live.recorder is not None else ""
         typer.echo(f"nd serve: stopped{made}")
 
