@@ -199,3 +199,17 @@ def test_serve_command_refuses_to_record_over_other_files(tmp_path):
     (tmp_path / "mine.txt").write_text("x")
     result = CliRunner().invoke(cli(), ["serve", "--record", str(tmp_path)])
     assert result.exit_code == 1 and "holds other files" in result.output
+
+
+def test_a_stream_that_stopped_on_an_error_ends_in_one_line(net, monkeypatch):
+    import neuralgae_cli.serve as serve_module
+
+    def broken_serve(live, **_):
+        live.error = "RuntimeError: out of [memory]"
+
+    real_build = serve_module.build_stream
+    monkeypatch.setattr(serve_module, "build_stream", lambda **kw: real_build(**kw, net=net))
+    monkeypatch.setattr(serve_module, "serve", broken_serve)
+    result = CliRunner().invoke(cli(), ["serve", "--size", "64x64", "--steps", "1"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "nd: error: the stream stopped: RuntimeError: out of [memory]"
