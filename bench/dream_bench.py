@@ -39,6 +39,9 @@ def run_case(kind: str, size: int, octaves: int, steps: int, threads: int) -> di
     start = time.perf_counter()
     if kind == "engine":
         from neuralgae.core.dream import DreamSettings, build_objective, dream
+        from neuralgae.core.memory import keep_freed_memory
+
+        keep_freed_memory()  # what `nd` does at start-up
         from neuralgae.core.efficientnet_lite import load_efficientnet_lite0
         from neuralgae.core.network import parse_layer_selections
 

@@ -297,8 +297,10 @@ _host_lock = threading.Lock()
 
 def worker_host():
     """The plugin host of this process (one per worker, so networks load once and stay)."""
+    from .memory import keep_freed_memory
     from .plugins import default_host
 
+    keep_freed_memory()  # as in `nd` itself: workers dream step after step
     with _host_lock:
         return default_host()
 

@@ -166,8 +166,8 @@ def ascent_step(
         grad, value = objective_gradient(net, objective, shifted)
     del shifted  # full-size buffers are what bound memory on huge images: free each one early
     grad = torch.roll(grad, shifts=(-dy, -dx), dims=(2, 3))
-    grad.mul_(settings.step_size / (float(grad.abs().mean()) + 1e-12))
-    return image.add_(grad).clamp_(0.0, 1.0), value
+    mean_magnitude = float(torch.linalg.vector_norm(grad, ord=1)) / grad.numel()
+    return image.add_(grad, alpha=settings.step_size / (mean_magnitude + 1e-12)).clamp_(0.0, 1.0), value
 
 
 def dream(

