@@ -49,6 +49,10 @@ def run_case(kind: str, size: int, octaves: int, steps: int, threads: int) -> di
         objective = build_objective(net, parse_layer_selections("block10"))
         out = dream(net, image, objective, settings=DreamSettings(octaves=octaves, steps=steps), rng=np.random.default_rng(0))
     else:
+        if kind == "reference+memory":
+            from neuralgae.core.memory import keep_freed_memory
+
+            keep_freed_memory()  # the one process-wide setting nd adds, given to the reference too
         sys.path.insert(0, str(HERE))
         from reference_net import load_plain_lite0
 
@@ -89,6 +93,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 4096])
     parser.add_argument("--reference-sizes", type=int, nargs="*", default=[1024])
+    parser.add_argument("--reference-keeps-memory", action="store_true",
+                        help="also run the reference with glibc keeping freed memory, as nd does")
     parser.add_argument("--octaves", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
@@ -99,6 +105,8 @@ def main() -> None:
         print(json.dumps(run_case(kind, int(size), args.octaves, args.steps, args.threads)))
         return
     cases = [("engine", s) for s in args.sizes] + [("reference", s) for s in args.reference_sizes]
+    if args.reference_keeps_memory:
+        cases += [("reference+memory", s) for s in args.reference_sizes]
     results = []
     for kind, size in cases:
         cmd = [sys.executable, __file__, "--case", f"{kind}:{size}", "--octaves", str(args.octaves),
@@ -108,7 +116,7 @@ def main() -> None:
             print(f"{kind} {size}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
             continue
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-        print(f"{kind:9s} {size}x{size}: {results[-1]['seconds']:.1f} s, peak RSS {results[-1]['peak_rss_mb']:.0f} MB", file=sys.stderr)
+        print(f"{kind:16s} {size}x{size}: {results[-1]['seconds']:.1f} s, peak RSS {results[-1]['peak_rss_mb']:.0f} MB", file=sys.stderr)
     print(f"\n{time.strftime('%Y-%m-%d')}, {platform.machine()}, {args.threads} threads, torch {__import__('torch').__version__}, "
           f"{args.octaves} octaves x {args.steps} steps, block10\n")
     print("| case | size | seconds | peak RSS (MB) |\n| --- | --- | ---: | ---: |")
@@ -116,8 +124,8 @@ def main() -> None:
         print(f"| {r['kind']} | {r['size']}x{r['size']} | {r['seconds']:.1f} | {r['peak_rss_mb']:.0f} |")
     eng = {r["size"]: r for r in results if r["kind"] == "engine"}
     for r in results:
-        if r["kind"] == "reference" and r["size"] in eng:
-            print(f"\nengine speed-up at {r['size']}x{r['size']}: {r['seconds'] / eng[r['size']]['seconds']:.1f}x")
+        if r["kind"].startswith("reference") and r["size"] in eng:
+            print(f"\nengine speed-up over {r['kind']} at {r['size']}x{r['size']}: {r['seconds'] / eng[r['size']]['seconds']:.1f}x")
 
 
 if __name__ == "__main__":
