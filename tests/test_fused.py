@@ -110,3 +110,12 @@ def test_keep_freed_memory_is_idempotent():
         libc = subprocess.run(["ldd", "--version"], capture_output=True, text=True)
         if "GLIBC" in (libc.stdout + libc.stderr).upper() or "GNU" in (libc.stdout + libc.stderr).upper():
             assert first is True
+
+
+def test_network_without_fused_kernels_gives_the_same_dream_gradient(net, monkeypatch):
+    """The plain fallback (GPUs, builds without oneDNN) computes what the fused path computes."""
+    x = torch.rand(1, 3, 70, 90, generator=torch.Generator().manual_seed(5))
+    y1, g1 = _grad(lambda t: net.features(t, ["block10"])["block10"], x)
+    monkeypatch.setattr(fused, "FUSED_KERNEL", False)
+    y2, g2 = _grad(lambda t: net.features(t, ["block10"])["block10"], x)
+    assert _rel(y1, y2) < 1e-5 and _rel(g1, g2) < 1e-3
