@@ -208,10 +208,11 @@ class SamplerContext:
     history: list[list[tuple[int, float]]] = field(default_factory=list)
 
 
-ProgressCallback = Callable[[int, int, str], None]
+ProgressCallback = Callable[[float, int, str], None]
+"""``progress(done, total, message)``: ``done`` of ``total`` units; a run's frames report fractions of a frame."""
 
 
-def no_progress(done: int, total: int, message: str = "") -> None:
+def no_progress(done: float, total: int, message: str = "") -> None:
     """A progress callback that ignores progress."""
 
 

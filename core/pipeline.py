@@ -548,7 +548,9 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
             classes = sample_classes(spec, host, probs, index, history)
 
         def frame_progress(done: int, steps: int, message: str = "", _index=index) -> None:
-            progress(_index, total, f"frame {_index}: {message}" if message else f"frame {_index}")
+            # The renderer's own steps move the bar within the frame: a 10 s frame is not a frozen bar.
+            within = min(max(done / steps, 0.0), 1.0) if steps > 0 else 0.0
+            progress(_index + within, total, f"frame {_index}: {message}" if message else f"frame {_index}")
 
         render_seed = frame_torch_seed(spec.seed, index)
         ctx = RenderContext(

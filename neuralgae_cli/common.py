@@ -74,7 +74,7 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Progress
     start = time.monotonic()
     started = False
 
-    def update(done: int, total: int, message: str = "") -> None:
+    def update(done: float, total: int, message: str = "") -> None:
         nonlocal started
         if not started and time.monotonic() - start > 0.5:
             progress.start()
