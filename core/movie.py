@@ -187,16 +187,26 @@ def _read_gif_info(path: Path) -> Animation:
     return Animation(path, size, fps, total_ms / 1000.0 if total_ms else None, len(durations), plays)
 
 
-def _read_video_info(path: Path) -> Animation:
+def ffmpeg_metadata(path: Path) -> dict:
+    """What ffmpeg says of a video file (size, fps, duration, codecs), from its header and first frame.
+
+    Raises NeuralgaeError naming the file and ffmpeg's last word when it cannot be read.
+    """
     import imageio_ffmpeg
 
     try:
         reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
         meta = next(reader)
         reader.close()
-    except (OSError, RuntimeError, StopIteration) as exc:
-        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise NeuralgaeError(f"cannot read video '{path}': {first}") from None
+    except (OSError, RuntimeError, StopIteration, IndexError, ValueError, AttributeError) as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = lines[-1] if lines else type(exc).__name__
+        raise NeuralgaeError(f"cannot read video '{path}': {reason}; check that it is a video file ffmpeg can play") from None
+    return meta
+
+
+def _read_video_info(path: Path) -> Animation:
+    meta = ffmpeg_metadata(path)
     fps = meta.get("fps") or None
     duration = meta.get("duration") or None
     count = int(round(fps * duration)) if fps and duration else None

@@ -62,16 +62,16 @@ def _last_line(text: str, fallback: str) -> str:
 
 
 def _probe_file(path: Path) -> VideoSource:
+    """A video file's metadata, with its exact frame count (ffmpeg decodes the file once to count)."""
     import imageio_ffmpeg
 
+    from .movie import ffmpeg_metadata
+
+    meta = ffmpeg_metadata(path)
     try:
-        reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
-        meta = next(reader)
-        reader.close()
         count, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
-    except (OSError, RuntimeError, StopIteration, IndexError, ValueError, AttributeError) as exc:
-        reason = _last_line(str(exc), type(exc).__name__)
-        raise NeuralgaeError(f"cannot read video '{path}': {reason}; check that it is a video file ffmpeg can play") from None
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise NeuralgaeError(f"cannot count the frames of video '{path}': {_last_line(str(exc), type(exc).__name__)}") from None
     if count < 1:
         raise NeuralgaeError(f"video '{path}' holds no frames; give a video with at least one frame")
     fps = float(meta.get("fps") or 0) or None
