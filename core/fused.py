@@ -26,9 +26,16 @@ _aten = torch.ops.aten
 
 
 def _fused_kernel_available() -> bool:
+    """Whether this torch build runs oneDNN's fused convolution, and gets it right, on a tiny case."""
     try:
-        return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
-    except (AttributeError, RuntimeError):  # pragma: no cover - builds without oneDNN
+        if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")):
+            return False  # pragma: no cover - builds without oneDNN
+        x = torch.linspace(-8, 8, 2 * 5 * 5).view(1, 2, 5, 5).contiguous(memory_format=torch.channels_last)
+        w = torch.linspace(-1, 1, 3 * 2 * 3 * 3).view(3, 2, 3, 3)
+        b = torch.tensor([0.5, -0.5, 0.0])
+        fused = torch.ops.mkldnn._convolution_pointwise(x, w, b, [1, 1], [2, 2], [1, 1], 1, "hardtanh", [0.0, 6.0], "")
+        return bool(torch.allclose(fused, F.relu6(F.conv2d(x, w, b, 2, 1)), atol=1e-5))
+    except (AttributeError, RuntimeError, NotImplementedError):  # pragma: no cover - depends on the build
         return False
 
 
