@@ -187,6 +187,12 @@ def _read_gif_info(path: Path) -> Animation:
     return Animation(path, size, fps, total_ms / 1000.0 if total_ms else None, len(durations), plays)
 
 
+def last_line(text: str, fallback: str) -> str:
+    """The last non-blank line of ``text`` (ffmpeg's verdict at the end of its log), or ``fallback``."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[-1] if lines else fallback
+
+
 def ffmpeg_metadata(path: Path) -> dict:
     """What ffmpeg says of a video file (size, fps, duration, codecs), from its header and first frame.
 
@@ -199,8 +205,7 @@ def ffmpeg_metadata(path: Path) -> dict:
         meta = next(reader)
         reader.close()
     except (OSError, RuntimeError, StopIteration, IndexError, ValueError, AttributeError) as exc:
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        reason = lines[-1] if lines else type(exc).__name__
+        reason = last_line(str(exc), type(exc).__name__)
         raise NeuralgaeError(f"cannot read video '{path}': {reason}; check that it is a video file ffmpeg can play") from None
     return meta
 
@@ -467,6 +472,5 @@ def write_animation(
     except OSError as exc:
         raise NeuralgaeError(f"cannot write '{out}': {exc.strerror or exc}") from None
     except RuntimeError as exc:  # ffmpeg failures come back as RuntimeError with its log
-        lines = [line for line in str(exc).splitlines() if line.strip()]
-        raise NeuralgaeError(f"cannot write '{out}': ffmpeg failed: {lines[-1] if lines else exc}") from None
+        raise NeuralgaeError(f"cannot write '{out}': ffmpeg failed: {last_line(str(exc), str(exc))}") from None
     return out

@@ -24,7 +24,7 @@ import numpy as np
 from .components import ProgressCallback, no_progress
 from .errors import NeuralgaeError
 from .images import as_rgb_float, atomic_write, load_image, resize
-from .movie import READABLE_ANIMATIONS, image_size, list_frames, video_file_frames, write_animation
+from .movie import READABLE_ANIMATIONS, ffmpeg_metadata, image_size, last_line, list_frames, video_file_frames, write_animation
 
 DEFAULT_FOLDER_FPS = 12.0
 """Frame rate of a folder of frames (a folder does not say): the default of ``output.fps``."""
@@ -56,22 +56,15 @@ def _ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def _last_line(text: str, fallback: str) -> str:
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return lines[-1] if lines else fallback
-
-
 def _probe_file(path: Path) -> VideoSource:
     """A video file's metadata, with its exact frame count (ffmpeg decodes the file once to count)."""
     import imageio_ffmpeg
-
-    from .movie import ffmpeg_metadata
 
     meta = ffmpeg_metadata(path)
     try:
         count, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
     except (OSError, RuntimeError, ValueError) as exc:
-        raise NeuralgaeError(f"cannot count the frames of video '{path}': {_last_line(str(exc), type(exc).__name__)}") from None
+        raise NeuralgaeError(f"cannot count the frames of video '{path}': {last_line(str(exc), type(exc).__name__)}") from None
     if count < 1:
         raise NeuralgaeError(f"video '{path}' holds no frames; give a video with at least one frame")
     fps = float(meta.get("fps") or 0) or None
@@ -166,7 +159,7 @@ def mux_audio(video: Path, audio_source: Path, out: Path, *, seconds: float) -> 
     ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
-        reason = _last_line(done.stderr, f"exit status {done.returncode}")
+        reason = last_line(done.stderr, f"exit status {done.returncode}")
         raise NeuralgaeError(f"cannot copy the audio of '{audio_source}' into '{out}': ffmpeg failed: {reason}")
 
 
