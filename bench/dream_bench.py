@@ -32,6 +32,10 @@ def run_case(kind: str, size: int, octaves: int, steps: int, threads: int) -> di
 
     torch.set_num_threads(threads)
     from neuralgae.core.images import as_rgb_float, resize
+    from neuralgae.core.memory import keep_freed_memory
+
+    if kind in ("engine", "reference+memory"):
+        keep_freed_memory()  # what `nd` does at start-up (given to the reference too when asked)
 
     import skimage.data
 
@@ -39,9 +43,6 @@ def run_case(kind: str, size: int, octaves: int, steps: int, threads: int) -> di
     start = time.perf_counter()
     if kind == "engine":
         from neuralgae.core.dream import DreamSettings, build_objective, dream
-        from neuralgae.core.memory import keep_freed_memory
-
-        keep_freed_memory()  # what `nd` does at start-up
         from neuralgae.core.efficientnet_lite import load_efficientnet_lite0
         from neuralgae.core.network import parse_layer_selections
 
@@ -49,10 +50,6 @@ def run_case(kind: str, size: int, octaves: int, steps: int, threads: int) -> di
         objective = build_objective(net, parse_layer_selections("block10"))
         out = dream(net, image, objective, settings=DreamSettings(octaves=octaves, steps=steps), rng=np.random.default_rng(0))
     else:
-        if kind == "reference+memory":
-            from neuralgae.core.memory import keep_freed_memory
-
-            keep_freed_memory()  # the one process-wide setting nd adds, given to the reference too
         sys.path.insert(0, str(HERE))
         from reference_net import load_plain_lite0
 
