@@ -45,7 +45,7 @@ class DreamSettings:
     steps: int = 10
     step_size: float = 0.01
     jitter: int = 32
-    tile_size: int = 512
+    tile_size: int = 768
     tile_overlap: int = 32
     tiling: str = "auto"
 
@@ -112,20 +112,20 @@ def tiled_gradient(
 ) -> tuple[torch.Tensor, float]:
     """Gradient computed tile by tile on a randomly offset grid; memory bounded by the tile size.
 
-    Each tile is run with ``overlap`` pixels of surrounding context on every
-    side (where the image has them) and only its own part of the gradient is
-    kept, so features near tile borders see their neighbourhood. The value
-    returned sums the tiles' objectives, context included.
+    Each tile is run on a window with ``overlap`` pixels of surrounding
+    context on every side (where the image has them; all windows have the
+    same size, see :mod:`neuralgae.core.tiling`) and only its own part of the
+    gradient is kept, so features near tile borders see their neighbourhood.
+    The value returned estimates the whole image's objective: each window's
+    objective weighted by the share of the window it keeps.
     """
     grad = torch.zeros_like(image)
     total = 0.0
     h, w = image.shape[-2:]
-    for top, bottom, left, right in tile_boxes(h, w, tile, rng):
-        t, b = max(0, top - overlap), min(h, bottom + overlap)
-        l, r = max(0, left - overlap), min(w, right + overlap)
+    for (top, bottom, left, right), (t, b, l, r) in tile_boxes(h, w, tile, overlap, rng):
         g, v = objective_gradient(net, objective, image[:, :, t:b, l:r])
         grad[:, :, top:bottom, left:right] = g[:, :, top - t : bottom - t, left - l : right - l]
-        total += v
+        total += v * (bottom - top) * (right - left) / ((b - t) * (r - l))
     return grad, total
 
 

@@ -127,7 +127,7 @@ def dream_command(
     steps: Annotated[int, typer.Option(help="Gradient-ascent steps per octave.")] = 10,
     step_size: Annotated[float, typer.Option(help="Step size (the image spans 0..1).")] = 0.01,
     jitter: Annotated[int, typer.Option(help="Random shift in pixels before each step.")] = 32,
-    tile_size: Annotated[int, typer.Option(help="Tile size in pixels for large images.")] = 512,
+    tile_size: Annotated[int, typer.Option(help="Tile size in pixels for large images.")] = 768,
     tile_overlap: Annotated[int, typer.Option(help="Pixels of context each tile sees beyond its edges.")] = 32,
     tiling: Annotated[str, typer.Option(help="auto, always or never.")] = "auto",
     guide: Annotated[Optional[Path], typer.Option(help="Guide image whose features the dream moves toward.")] = None,

@@ -38,7 +38,7 @@ def dream(
     octaves, octave_scale: how many scales, and the ratio between them.
     steps, step_size: gradient-ascent steps per octave and their size (the image spans 0..1).
     jitter: random shift in pixels before each step, undone after it.
-    tile_size, tiling: tiles bound memory on large images ("auto" tiles above 1.25 tiles).
+    tile_size, tiling: tiles bound memory on large images ("auto" tiles above 1.5 megapixels).
     tile_overlap: pixels of context each tile sees beyond its own edges.
     guide: an image whose features the dream moves toward (path relative to the spec).
     original_colors: keep the input's colours and dream the luminance only.

@@ -95,3 +95,15 @@ def test_layers_lists_every_layer():
     assert result.exit_code == 0
     for name in ("stem", "block0", "block10", "block15", "head", "logits"):
         assert name in result.output
+
+
+def test_dream_command_defaults_are_the_engine_defaults():
+    """The CLI spells its defaults out (so `nd --help` needs no torch import); they must not drift."""
+    import inspect
+
+    from neuralgae.core.dream import DreamSettings
+    from neuralgae_cli.dream import dream_command
+
+    params = inspect.signature(dream_command).parameters
+    for name, value in DreamSettings().as_dict().items():
+        assert params[name].default == value, name
