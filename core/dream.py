@@ -110,7 +110,7 @@ def objective_gradient(net: Network, objective: Objective, image: torch.Tensor) 
 def tiled_gradient(
     net: Network, objective: Objective, image: torch.Tensor, tile: int, rng: np.random.Generator, *, overlap: int = 0
 ) -> tuple[torch.Tensor, float]:
-    """Gradient computed tile by tile on a randomly offset grid; memory bounded by the tile size.
+    """Gradient computed tile by tile, the borders moved at random; memory bounded by the tile size.
 
     Each tile is run on a window with ``overlap`` pixels of surrounding
     context on every side (where the image has them; all windows have the

@@ -16,7 +16,7 @@ as few as cover the axis with tiles of about ``tile`` pixels:
   place long enough to leave a seam.
 - Every window of a layout has the same size, so the network sees at most
   four input shapes per octave. oneDNN builds its kernels for a new shape
-  once instead of at every step (a quarter of a tiled step at 2048x2048,
+  once instead of at every step (a fifth of a tiled step at 2048x2048,
   measured), and every window reuses the same memory.
 - Edge tiles are windows like any other: they get full-strength gradient
   with context on every side that has image beyond it.
@@ -55,7 +55,7 @@ def axis_windows(length: int, tile: int, overlap: int, extra: int = 0) -> list[i
         return [0, length]
     shared = 2 * overlap + border_room(tile)
     n = max(2, math.ceil((length - shared) / tile)) + extra
-    size = min(length, math.ceil((length + (n - 1) * shared) / n))
+    size = math.ceil((length + (n - 1) * shared) / n)  # below length, as shared < tile + 2 * overlap < length
     return [round(i * (length - size) / (n - 1)) for i in range(n)] + [size]
 
 
