@@ -343,11 +343,16 @@ def run_variation(
     overwrite: bool = False,
     torch_threads: int | None = None,
     host=None,
+    device: str | None = None,
+    precision: str | None = None,
 ) -> Outcome:
     """Run one variation to the end (resuming a partial run, skipping a finished one); never raises for its errors.
 
     ``torch_threads`` sets this process's torch threads first, so that
-    workers sharing a machine do not oversubscribe its cores.
+    workers sharing a machine do not oversubscribe its cores. ``device`` and
+    ``precision`` are as the user gave them (None: ``ND_DEVICE``/auto),
+    resolved on the worker: ``auto`` on a worker pinned to one GPU (dask-cuda
+    sets its ``CUDA_VISIBLE_DEVICES``) is that GPU.
     """
     import socket
 
@@ -363,6 +368,8 @@ def run_variation(
         if torch_threads:
             torch.set_num_threads(int(torch_threads))
         host = host or worker_host()
+        if (host.device, host.precision) != (device, precision):
+            host.use(device=device, precision=precision)
         loaded = load_variation(spec, variation, host=host, base_overrides=base_overrides, frames=frames)
         outcome.warm = (id(host), loaded.network) in _loaded_networks
         if not overwrite:
@@ -426,6 +433,38 @@ class Cluster:
     workers: int
 
 
+def gpu_workers(device: str | None) -> int:
+    """How many GPU workers a local batch on ``device`` starts: one per CUDA GPU for ``auto``/``cuda``,
+    one for ``cuda:N``, none off CUDA."""
+    from .device import cuda_count, resolve_device
+
+    resolved = resolve_device(device)
+    if resolved.type != "cuda":
+        return 0
+    text = (device if device is not None else os.environ.get("ND_DEVICE", "") or "auto").strip().lower()
+    return 1 if ":" in text else cuda_count()
+
+
+def local_gpu_cluster(gpus: int, *, most_workers: int | None, silence):
+    """A local cluster of one worker per GPU, each pinned to its device by dask-cuda's ``LocalCUDACluster``.
+
+    One GPU needs no dask-cuda: a single worker sees it as ``cuda:0``.
+    """
+    from distributed import LocalCluster
+
+    n = max(1, min(gpus, most_workers or gpus))
+    if gpus == 1:
+        return LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=silence)
+    try:
+        from dask_cuda import LocalCUDACluster
+    except ImportError:
+        raise NeuralgaeError(
+            f"a batch on {gpus} GPUs needs dask-cuda to pin one worker to each GPU: pip install 'neuralgae[gpu]' "
+            "(or run on one GPU with --device cuda:0)"
+        ) from None
+    return LocalCUDACluster(n_workers=n, threads_per_worker=1, dashboard_address=None, silence_logs=silence)
+
+
 @contextmanager
 def dask_cluster(
     *,
@@ -433,14 +472,17 @@ def dask_cluster(
     workers: int | None = None,
     threads_per_worker: int | None = None,
     most_workers: int | None = None,
+    gpus: int = 0,
 ) -> Iterator[Cluster]:
     """A client of the scheduler at ``scheduler``, or of an embedded ``LocalCluster`` closed on exit.
 
     The local cluster runs one task at a time per worker process (one Dask
     thread) and each run uses ``threads_per_worker`` torch threads.
     ``most_workers`` caps the worker count (no point starting 8 for 3 runs).
-    On an existing cluster each Dask thread runs one run with
-    ``threads_per_worker`` torch threads (default 1).
+    With ``gpus`` > 0 the local cluster has one worker per GPU instead
+    (:func:`local_gpu_cluster`). On an existing cluster each Dask thread
+    runs one run with ``threads_per_worker`` torch threads (default 1), on
+    the device each worker resolves (its own GPU, where it has one).
     """
     import logging
 
@@ -457,6 +499,18 @@ def dask_cluster(
             yield Cluster(client, threads_per_worker or 1, scheduler, count)
         finally:
             client.close()
+        return
+    if gpus:
+        cluster = local_gpu_cluster(gpus if workers is None else min(gpus, workers), most_workers=most_workers, silence=logging.ERROR)
+        n, threads = len(cluster.workers), threads_per_worker
+        try:
+            client = Client(cluster)
+            try:
+                yield Cluster(client, threads, cluster.scheduler_address, n)
+            finally:
+                client.close()
+        finally:
+            cluster.close()
         return
     n, threads = local_cluster_size(available_cores(), workers=workers, threads_per_worker=threads_per_worker)
     if most_workers is not None:
@@ -594,10 +648,11 @@ def run_batch(
             write_batch_file(folder, spec=spec, base_overrides=base_overrides, frames=frames, variations=variations, outcomes=outcomes)
             last_write = time.monotonic()
 
-    options = dict(base_overrides=list(base_overrides), frames=frames, overwrite=overwrite)
+    options = dict(base_overrides=list(base_overrides), frames=frames, overwrite=overwrite,
+                   device=getattr(host, "device", None), precision=getattr(host, "precision", None))
     if todo and cluster is None:
         for v in todo:
-            record(run_variation(spec, v, host=host, **options))
+            record(run_variation(spec, v, host=host, **{**options, "device": host.device, "precision": host.precision}))
     elif todo and isinstance(cluster, Cluster):
         _run_on_dask(cluster, spec, todo, options, record)
     elif todo:

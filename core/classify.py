@@ -22,9 +22,11 @@ def fit_to_input(image: np.ndarray, size: int) -> np.ndarray:
 
 def class_probabilities(net, image: np.ndarray) -> np.ndarray:
     """Softmax probabilities (num_classes,) of an (H, W, 3) image at the network's input size."""
+    from .network import network_device
+
     x = torch.from_numpy(np.ascontiguousarray(fit_to_input(image, net.input_size))).permute(2, 0, 1)[None]
     with torch.no_grad():
-        logits = net(x)[0]
+        logits = net(x.to(network_device(net)))[0].float().cpu()
     return torch.softmax(logits, dim=0).numpy().astype(np.float64)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -36,7 +37,7 @@ from .draw_tiles import random_offset, spiral_tiles, tile_window
 from .draw_views import apply_view, gaussian_blur, random_affine
 from .errors import NeuralgaeError
 from .images import smooth_noise
-from .network import Network, check_layer
+from .network import Network, check_layer, loss_scale, network_device
 from .parameterisation import precondition
 from .prior import student_t_penalty
 
@@ -113,15 +114,6 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(a).permute(2, 0, 1)[None].contiguous()
 
 
-def network_device(net) -> torch.device:
-    """Where the network's weights live (CPU for networks without torch parameters)."""
-    params = getattr(net, "parameters", None)
-    if callable(params):
-        for p in params():
-            return p.device
-    return torch.device("cpu")
-
-
 def to_image(tensor: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) tensor -> (H, W, 3) float32 array."""
     return np.ascontiguousarray(tensor[0].permute(1, 2, 0).detach().cpu().numpy(), dtype=np.float32)
@@ -161,24 +153,27 @@ def class_objective(
     gradient), so a class that lags behind is pushed harder and an easy
     class cannot take over a hybrid.
     """
-    terms, weights = [], []
+    terms, present = [], []
+    one = logits.new_ones(())
     for t, m in zip(targets, masks):
         channel = logits[:, t.index : t.index + 1]
         if m is None:
             terms.append(channel.mean())
+            present.append(one)
         else:
+            # decided on the device (no wait for the host): an empty mask gives weight 0
             area = m.sum()
-            if float(area) <= 1e-3:
-                continue
-            terms.append((channel * m).sum() / area)
-        weights.append(t.weight)
+            terms.append((channel * m).sum() / area.clamp_min(1e-3))
+            present.append((area > 1e-3).to(logits.dtype))
     total = logits.new_zeros(())
     if terms:
         values = torch.stack(terms)
-        w = torch.tensor(weights, dtype=values.dtype, device=values.device)
+        here = torch.stack(present)
+        w = torch.tensor([t.weight for t in targets], dtype=values.dtype, device=values.device) * here
         if balance and len(terms) > 1:
-            # lagging classes get more of the push: weights times a softmin of the logits
-            w = w * len(terms) * torch.softmax(-balance * values.detach(), dim=0)
+            # lagging classes get more of the push: weights times a softmin of the logits of the classes present
+            lag = torch.where(here > 0, -balance * values.detach(), torch.full_like(values, -1e30))
+            w = w * here.sum() * torch.softmax(lag, dim=0) * here
         total = (w * values).sum()
     if others_weight:
         total = total - others_weight * logits.mean()
@@ -192,8 +187,8 @@ def crop_gradient(
     masks: Sequence[torch.Tensor | None],
     settings: DrawSettings,
     rng: np.random.Generator,
-) -> tuple[torch.Tensor, float]:
-    """Gradient of the objective over random views of ``crop`` (1, 3, h, w), and its mean value.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradient of the objective over random views of ``crop`` (1, 3, h, w), and its mean value (0-d tensor).
 
     ``masks`` are the targets' masks cropped like the image ((1, 1, h, w) or
     None); each view moves them with the image.
@@ -214,8 +209,17 @@ def crop_gradient(
     loss = objective
     if settings.prior_weight:
         loss = loss - settings.prior_weight * student_t_penalty(x, scales=settings.prior_scales)
-    (grad,) = torch.autograd.grad(loss, x)
-    return grad, float(objective.detach())
+    scale = loss_scale(net)  # fp16 networks: keep small gradients from flushing to zero
+    (grad,) = torch.autograd.grad(loss * scale if scale != 1 else loss, x)
+    if scale != 1:
+        grad = torch.nan_to_num_(grad.div_(scale), nan=0.0, posinf=0.0, neginf=0.0)
+    return grad, objective.detach()
+
+
+@lru_cache(maxsize=64)
+def device_window(height: int, width: int, fade: int, device: torch.device) -> torch.Tensor:
+    """:func:`tile_window` as a (1, 1, height, width) tensor on ``device``, made once per shape."""
+    return torch.from_numpy(tile_window(height, width, fade))[None, None].to(device)
 
 
 def normalised(grad: torch.Tensor, settings: DrawSettings) -> torch.Tensor:
@@ -246,8 +250,8 @@ def canvas_gradient(
     settings: DrawSettings,
     tile: int,
     rng: np.random.Generator,
-) -> tuple[torch.Tensor, float]:
-    """The blended, normalised gradient of the whole canvas for one step, and the mean objective.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The blended, normalised gradient of the whole canvas for one step, and the mean objective (0-d tensor).
 
     Targets without a focus point are drawn on spiral tiles (one tile when
     the canvas fits); each focused target on a crop near its point.
@@ -255,7 +259,7 @@ def canvas_gradient(
     h, w = canvas.shape[-2:]
     acc = torch.zeros_like(canvas)
     weight = canvas.new_zeros(1, 1, h, w)
-    values: list[float] = []
+    values: list[torch.Tensor] = []
     fade = max(1, int(tile * settings.tile_overlap / 2))
 
     def add(box, group):
@@ -263,7 +267,7 @@ def canvas_gradient(
         crop = canvas[:, :, top:bottom, left:right]
         crop_masks = [None if masks[i] is None else masks[i][:, :, top:bottom, left:right] for i in group]
         g, v = crop_gradient(net, crop, [targets[i] for i in group], crop_masks, settings, rng)
-        win = torch.from_numpy(tile_window(bottom - top, right - left, fade))[None, None].to(canvas.device)
+        win = device_window(bottom - top, right - left, fade, canvas.device)
         acc[:, :, top:bottom, left:right] += normalised(g, settings) * win
         weight[:, :, top:bottom, left:right] += win
         values.append(v)
@@ -279,7 +283,7 @@ def canvas_gradient(
     for i, t in enumerate(targets):
         if t.focus is not None:
             add(focus_box(t.focus, h, w, tile, settings.focus_spread, rng), [i])
-    return acc / weight.clamp_min(1e-6), float(np.mean(values))
+    return acc / weight.clamp_min(1e-6), torch.stack(values).mean()
 
 
 @contextlib.contextmanager
@@ -383,7 +387,7 @@ def _render(net, image, targets, *, settings, rng, keep_image, clip_mask, progre
                 canvas = base * (1 - clip_o) + canvas * clip_o
             done += 1
             if on_step is not None:
-                on_step(done, value)
+                on_step(done, float(value))  # waits for the device: only when asked
             progress(done, total, f"octave {n + 1}/{len(settings.octaves)}")
     canvas = resize_tensor(canvas, (H, W))
     if keep_image:
@@ -396,7 +400,7 @@ def _render(net, image, targets, *, settings, rng, keep_image, clip_mask, progre
 def class_scores(net: Network, image: np.ndarray, *, masks: Sequence[np.ndarray | None] = ()) -> np.ndarray:
     """Class logits of ``image``: (1000,) over the whole image, or (len(masks), 1000) averaged over each mask."""
     with torch.no_grad():
-        logits = net.features(to_tensor(image).to(network_device(net)), [LOGITS])[LOGITS].cpu()
+        logits = net.features(to_tensor(image).to(network_device(net)), [LOGITS])[LOGITS].float().cpu()
     if not masks:
         return logits.mean(dim=(2, 3))[0].numpy()
     out = []

@@ -17,9 +17,10 @@ import numpy as np
 import torch
 
 from .components import ProgressCallback, no_progress
+from .device import NOTICES, free_memory, is_out_of_memory, release_cached_memory
 from .errors import NeuralgaeError, check_all
 from .images import resize
-from .network import LayerSelection, Network, check_layer
+from .network import LayerSelection, Network, check_layer, loss_scale, network_device, network_precision
 from .objectives import Objective, dream_objective, guided
 from .tiling import tile_boxes
 
@@ -67,9 +68,9 @@ class DreamSettings:
         return asdict(self)
 
 
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) float array -> (1, 3, H, W) float32 tensor."""
-    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None].contiguous()
+def to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(H, W, 3) float array -> (1, 3, H, W) float32 tensor on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None].to(device).contiguous()
 
 
 def to_image(tensor: torch.Tensor) -> np.ndarray:
@@ -99,17 +100,26 @@ def _tensor_resize(t: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     return torch.nn.functional.interpolate(t, size=shape, mode="bilinear", align_corners=False, antialias=shrinking)
 
 
-def objective_gradient(net: Network, objective: Objective, image: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """Gradient of ``objective`` with respect to ``image`` (1, 3, H, W), and the objective's value."""
+def objective_gradient(net: Network, objective: Objective, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradient of ``objective`` with respect to ``image`` (1, 3, H, W), and the objective's value.
+
+    The value is a 0-d tensor on the image's device (``float()`` it where a
+    number is needed: on a GPU that waits for the step). A network in fp16
+    has its objective scaled before the backward pass (:func:`loss_scale`)
+    so small gradients do not vanish; the gradient is scaled back.
+    """
     x = image.detach().requires_grad_(True)
     value = objective(net.features(x, objective.layers))
-    (grad,) = torch.autograd.grad(value, x)
-    return grad, float(value.detach())
+    scale = loss_scale(net)
+    (grad,) = torch.autograd.grad(value * scale if scale != 1 else value, x)
+    if scale != 1:
+        grad = torch.nan_to_num_(grad.div_(scale), nan=0.0, posinf=0.0, neginf=0.0)
+    return grad, value.detach()
 
 
 def tiled_gradient(
     net: Network, objective: Objective, image: torch.Tensor, tile: int, rng: np.random.Generator, *, overlap: int = 0
-) -> tuple[torch.Tensor, float]:
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient computed tile by tile, the borders moved at random; memory bounded by the tile size.
 
     Each tile is run on a window with ``overlap`` pixels of surrounding
@@ -120,7 +130,7 @@ def tiled_gradient(
     objective weighted by the share of the window it keeps.
     """
     grad = torch.zeros_like(image)
-    total = 0.0
+    total = image.new_zeros(())
     h, w = image.shape[-2:]
     for (top, bottom, left, right), (t, b, l, r) in tile_boxes(h, w, tile, overlap, rng):
         g, v = objective_gradient(net, objective, image[:, :, t:b, l:r])
@@ -143,6 +153,89 @@ def uses_tiles(shape: tuple[int, int], settings: DreamSettings) -> bool:
     return shape[0] * shape[1] > WHOLE_IMAGE_MAX_PIXELS
 
 
+GPU_BYTES_PER_PIXEL = {"fp32": 2600, "bf16": 1600, "fp16": 1600}
+"""Device memory one pixel of a whole-image step needs (activations kept for
+the backward pass, to block10 and beyond; autograd's plain layers on a GPU
+keep more than the CPU's fused ones). Generous on purpose: an estimate too
+small is caught by the out-of-memory retry, one too large only costs tiles."""
+GPU_MEMORY_SHARE = 0.7
+"""Share of the free device memory a step may plan to use."""
+
+
+def fit_to_device(settings: DreamSettings, image: torch.Tensor, precision: str = "fp32") -> DreamSettings:
+    """On a CUDA device with ``tiling="auto"``: whole images while they fit its free memory, else tiles sized to it.
+
+    The full-size buffers (image, base, detail) are already allocated when
+    this is asked, at the start of each octave, so what is free is what the
+    step has. Other devices, and ``tiling`` set by the user, are unchanged.
+    """
+    from dataclasses import replace
+
+    free = free_memory(image.device) if settings.tiling == "auto" else None
+    if free is None:
+        return settings
+    free += torch.cuda.memory_reserved(image.device) - torch.cuda.memory_allocated(image.device)
+    per_pixel = GPU_BYTES_PER_PIXEL.get(precision, GPU_BYTES_PER_PIXEL["fp32"])
+    budget = GPU_MEMORY_SHARE * free / per_pixel  # pixels one pass may hold
+    h, w = image.shape[-2:]
+    if h * w <= budget:
+        return replace(settings, tiling="never")
+    window = int(budget**0.5)
+    tile = max(MIN_RETRY_TILE, (window - 2 * settings.tile_overlap) // 32 * 32)
+    return replace(settings, tiling="always", tile_size=tile, tile_overlap=min(settings.tile_overlap, tile // 2))
+
+
+MIN_RETRY_TILE = 128
+"""Smallest tile an out-of-memory retry goes down to (below it, the error stands)."""
+
+
+def step_gradient(
+    net: Network, objective: Objective, shifted: torch.Tensor, settings: DreamSettings, grid_rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor, DreamSettings]:
+    """The gradient of one step, whole or tiled; on a device out of memory, retried with smaller tiles.
+
+    Each retry halves the tile (down to :data:`MIN_RETRY_TILE`) and says so in
+    one line on the ``neuralgae`` logger. Returns the settings that worked,
+    so the rest of the dream keeps the tile size that fits.
+    """
+    while True:
+        try:
+            if uses_tiles(tuple(shifted.shape[-2:]), settings):
+                grad, value = tiled_gradient(net, objective, shifted, settings.tile_size, grid_rng, overlap=settings.tile_overlap)
+            else:
+                grad, value = objective_gradient(net, objective, shifted)
+            return grad, value, settings
+        except Exception as exc:  # noqa: BLE001 - only out-of-memory errors are handled
+            if not is_out_of_memory(exc):
+                raise
+            smaller = retry_settings(settings, tuple(shifted.shape[-2:]))
+            if smaller is None:
+                raise NeuralgaeError(
+                    f"the device ran out of memory even with {settings.tile_size} px tiles; "
+                    "make the image smaller, or use the CPU (--device cpu)"
+                ) from None
+            release_cached_memory(shifted.device)
+            NOTICES.warning(
+                "out of memory on %s at %s px tiles; retrying this step with %s px tiles",
+                shifted.device, settings.tile_size if uses_tiles(tuple(shifted.shape[-2:]), settings) else "whole-image",
+                smaller.tile_size,
+            )
+            settings = smaller
+
+
+def retry_settings(settings: DreamSettings, shape: tuple[int, int]) -> DreamSettings | None:
+    """Settings for a retry after running out of memory: tiles, or tiles half the size; None at the smallest."""
+    from dataclasses import replace
+
+    if not uses_tiles(shape, settings):
+        tile = min(settings.tile_size, max(MIN_RETRY_TILE, max(shape) // 2))
+        return replace(settings, tiling="always", tile_size=tile, tile_overlap=min(settings.tile_overlap, tile // 2))
+    if settings.tile_size // 2 < MIN_RETRY_TILE:
+        return None
+    tile = settings.tile_size // 2
+    return replace(settings, tile_size=tile, tile_overlap=min(settings.tile_overlap, tile // 2))
+
+
 def ascent_step(
     net: Network,
     objective: Objective,
@@ -150,24 +243,27 @@ def ascent_step(
     settings: DreamSettings,
     rng: np.random.Generator,
     tile_rng: np.random.Generator | None = None,
-) -> tuple[torch.Tensor, float]:
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One jittered, normalised gradient-ascent step, in place; returns the image and the objective.
 
     ``rng`` draws the jitter and ``tile_rng`` the tile offsets, so tiled and
-    whole-image dreams with the same seed jitter alike.
+    whole-image dreams with the same seed jitter alike. Nothing is copied
+    back to the host: the normalisation stays on the image's device.
     """
+    image, value, _ = _ascent_step(net, objective, image, settings, rng, tile_rng)
+    return image, value
+
+
+def _ascent_step(net, objective, image, settings, rng, tile_rng):
     j = settings.jitter
     dy, dx = (int(v) for v in rng.integers(-j, j + 1, size=2)) if j else (0, 0)
     shifted = torch.roll(image, shifts=(dy, dx), dims=(2, 3))
-    if uses_tiles(tuple(image.shape[-2:]), settings):
-        grid_rng = tile_rng if tile_rng is not None else rng
-        grad, value = tiled_gradient(net, objective, shifted, settings.tile_size, grid_rng, overlap=settings.tile_overlap)
-    else:
-        grad, value = objective_gradient(net, objective, shifted)
+    grad, value, settings = step_gradient(net, objective, shifted, settings, tile_rng if tile_rng is not None else rng)
     del shifted  # full-size buffers are what bound memory on huge images: free each one early
     grad = torch.roll(grad, shifts=(-dy, -dx), dims=(2, 3))
-    mean_magnitude = float(torch.linalg.vector_norm(grad, ord=1)) / grad.numel()
-    return image.add_(grad, alpha=settings.step_size / (mean_magnitude + 1e-12)).clamp_(0.0, 1.0), value
+    mean_magnitude = torch.linalg.vector_norm(grad, ord=1) / grad.numel()
+    grad.mul_(settings.step_size / (mean_magnitude + 1e-12))
+    return image.add_(grad).clamp_(0.0, 1.0), value, settings
 
 
 def dream(
@@ -190,17 +286,19 @@ def dream(
     tile_rng = np.random.default_rng(rng.integers(2**63))
     shapes = octave_shapes(h, w, settings.octaves, settings.octave_scale)
     total = len(shapes) * settings.steps
-    original = torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)[None]  # a view, no copy
-    detail = torch.zeros(1, 3, *shapes[0])
+    device = network_device(net)
+    original = torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)[None].to(device)  # a view on the CPU
+    detail = torch.zeros(1, 3, *shapes[0], device=device)
     done = 0
     with torch.no_grad():
         for octave, shape in enumerate(shapes):
             base = _tensor_resize(original, shape).contiguous()
             current = _tensor_resize(detail, shape).add_(base).clamp_(0.0, 1.0)
             del detail
+            octave_settings = fit_to_device(settings, current, network_precision(net))
             for _ in range(settings.steps):
                 with torch.enable_grad():
-                    current, value = ascent_step(net, objective, current, settings, rng, tile_rng)
+                    current, _value, octave_settings = _ascent_step(net, objective, current, octave_settings, rng, tile_rng)
                 done += 1
                 progress(done, total, f"octave {octave + 1}/{len(shapes)}")
             if octave == len(shapes) - 1:
@@ -217,7 +315,7 @@ def guide_objective(net: Network, selection: LayerSelection, guide: np.ndarray, 
     k = min(1.0, max_side / max(h, w))
     small = resize(guide, max(MIN_SIDE, round(h * k)), max(MIN_SIDE, round(w * k)))
     with torch.no_grad():
-        feats = net.features(to_tensor(small), [selection.layer])[selection.layer]
+        feats = net.features(to_tensor(small, network_device(net)), [selection.layer])[selection.layer]
     if selection.channels is not None:
         feats = feats[:, list(selection.channels)]
     return guided(selection, feats[0].flatten(1).contiguous())

@@ -48,6 +48,44 @@ class Network(Protocol):
     def features(self, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]: ...
 
 
+def network_device(net) -> torch.device:
+    """Where the network runs: its placement's device, else where its weights live, else the CPU."""
+    placement = getattr(net, "placement", None)
+    if placement is not None:
+        return placement.device
+    params = getattr(net, "parameters", None)
+    if callable(params):
+        for p in params():
+            return p.device
+    return torch.device("cpu")
+
+
+def network_precision(net) -> str:
+    """The precision the network runs in ('fp32' unless it was placed otherwise)."""
+    placement = getattr(net, "placement", None)
+    return placement.precision if placement is not None else "fp32"
+
+
+def placement_record(net) -> dict:
+    """``{"device": ..., "precision": ...}`` of a network: what manifests and PNG metadata record."""
+    placement = getattr(net, "placement", None)
+    if placement is not None and hasattr(placement, "as_dict"):
+        return placement.as_dict()
+    device = network_device(net)
+    return {"device": f"cuda:{device.index or 0}" if device.type == "cuda" else device.type, "precision": "fp32"}
+
+
+FP16_LOSS_SCALE = 1024.0
+"""Objectives of a network in fp16 are multiplied by this before the backward
+pass: gradients as small as 1e-6 (seen in early layers) would flush to zero in
+fp16, and a dream's largest ones stay far below fp16's limit of 65504."""
+
+
+def loss_scale(net) -> float:
+    """The factor an objective is multiplied by before the backward pass (1 but in fp16)."""
+    return FP16_LOSS_SCALE if network_precision(net) == "fp16" else 1.0
+
+
 def layer_names(net: Network) -> list[str]:
     return [layer.name for layer in net.layers]
 

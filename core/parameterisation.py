@@ -55,6 +55,18 @@ def frequency_filter(height: int, width: int, decay: float) -> torch.Tensor:
     return w / w.mean()
 
 
+@lru_cache(maxsize=8)
+def colour_matrix(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """:func:`colour_correlation` as a tensor on ``device``, made once."""
+    return torch.from_numpy(colour_correlation()).to(device=device, dtype=dtype)
+
+
+@lru_cache(maxsize=64)
+def device_frequency_filter(height: int, width: int, decay: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """:func:`frequency_filter` on ``device``, made once per size (not copied from the host every step)."""
+    return frequency_filter(height, width, decay).to(device=device, dtype=dtype)
+
+
 def precondition(grad: torch.Tensor, *, colour: bool = True, decay: float = 1.0) -> torch.Tensor:
     """Map a pixel gradient (N, 3, H, W) through decorrelated colour and a 1/f^decay spectrum.
 
@@ -64,11 +76,11 @@ def precondition(grad: torch.Tensor, *, colour: bool = True, decay: float = 1.0)
     """
     g = grad
     if colour:
-        c = torch.from_numpy(colour_correlation()).to(g)
+        c = colour_matrix(g.device, g.dtype)
         g = torch.einsum("ij,nihw->njhw", c, g)  # C^T g: into decorrelated coordinates
     if decay > 0:
         h, w = g.shape[-2:]
-        spectrum = torch.fft.rfft2(g) * frequency_filter(h, w, decay).to(g)
+        spectrum = torch.fft.rfft2(g) * device_frequency_filter(h, w, decay, g.device, g.dtype)
         g = torch.fft.irfft2(spectrum, s=(h, w))
     if colour:
         g = g / (g.abs().mean(dim=(2, 3), keepdim=True) + 1e-12)

@@ -47,6 +47,7 @@ import numpy as np
 from .components import FrameContext, ProgressCallback, RenderContext, SamplerContext, no_progress
 from .errors import NeuralgaeError
 from .images import as_rgb_float, atomic_write, load_image, resize, save_image, smooth_noise, to_uint8
+from .network import placement_record
 from .plugins import PluginError, PluginHost
 from .spec import Spec, dumps_spec, first_difference, read_toml
 
@@ -107,7 +108,7 @@ class FrameRecord:
             "classes": _pairs(self.classes),
             "spec": spec.to_dict(include_output=False),
             "spec_name": spec.name,
-            **{k: v for k, v in self.extra.items() if k == "source_frame"},
+            **{k: v for k, v in self.extra.items() if k in ("source_frame", "device", "precision")},
         }
 
     def manifest_entry(self) -> dict:
@@ -402,12 +403,13 @@ def classify(network, image: np.ndarray) -> np.ndarray:
     import torch
 
     from .classify import fit_to_input
+    from .network import network_device
 
     view = fit_to_input(image, int(getattr(network, "input_size", 224)))
-    x = torch.from_numpy(np.ascontiguousarray(view, dtype=np.float32)).permute(2, 0, 1)[None]
+    x = torch.from_numpy(np.ascontiguousarray(view, dtype=np.float32)).permute(2, 0, 1)[None].to(network_device(network))
     with torch.no_grad():
         logits = network.features(x.clamp(0, 1), ["logits"])["logits"].mean(dim=(2, 3))[0]
-    return torch.softmax(logits.double(), dim=0).numpy()
+    return torch.softmax(logits.double().cpu(), dim=0).numpy()
 
 
 def _check_image(result, what: str, frame: int, shape: tuple | None = None) -> np.ndarray:
@@ -522,6 +524,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
     host.pm.hook.run_started(run=run)  # before anything can fail: plugins bring their files in step first
     renderer = host.get("renderer", spec.renderer.name)
     network = host.network(spec.network)
+    placement = placement_record(network)  # recorded with every frame: specs name no device
 
     previous = load_image(folder / entries[-1]["file"]) if entries else None
     video = start_video(spec, run.start) if spec.source.video is not None else None
@@ -553,6 +556,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
             progress(_index + within, total, f"frame {_index}: {message}" if message else f"frame {_index}")
 
         render_seed = frame_torch_seed(spec.seed, index)
+        extra = dict(placement)
         ctx = RenderContext(
             network=network,
             rng=frame_rng(spec.seed, index, RENDER_STREAM),
@@ -563,7 +567,6 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
         )
         what = f"renderer '{spec.renderer.name}'"
         rendered = _check_image(_call(renderer, what, index, image, ctx, **spec.renderer.params), what, index)
-        extra = {}
         if video is not None:
             extra["source_frame"] = index
             if motion is not None:

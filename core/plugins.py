@@ -77,6 +77,8 @@ class PluginHost:
             self._register(plugin, getattr(plugin, "__name__", repr(plugin)))
         self.pm.check_pending()
         self._networks_cache: dict[str, object] = {}
+        self.device: str | None = None
+        self.precision: str | None = None
 
     def _register(self, plugin, source: str) -> None:
         name = getattr(plugin, "__name__", None) or repr(plugin)
@@ -182,12 +184,27 @@ class PluginHost:
             )
         return table[name]
 
+    def use(self, *, device: str | None = None, precision: str | None = None) -> PluginHost:
+        """Run this host's networks on ``device`` in ``precision`` (text; None: ``ND_DEVICE``/``ND_PRECISION`` or auto).
+
+        Checked at once, so a device that is not there fails before any work.
+        Networks already built are placed again.
+        """
+        from .device import resolve_device, resolve_precision
+
+        resolve_precision(precision, resolve_device(device))  # an impossible pair fails here, before any work
+        self.device, self.precision = device, precision
+        self._networks_cache.clear()
+        return self
+
     def network(self, name: str = "efficientnet-lite0"):
-        """The network ``name``, built on first use and cached in this host."""
+        """The network ``name``, built on first use, placed on this host's device and cached."""
+        from .placement import place_network
+
         if name not in self.networks:
             raise NeuralgaeError(f"unknown network '{name}'{did_you_mean(name, list(self.networks))} (installed: {', '.join(self.networks)})")
         if name not in self._networks_cache:
-            self._networks_cache[name] = self.networks[name].factory()
+            self._networks_cache[name] = place_network(self.networks[name].factory(), self.device, self.precision)
         return self._networks_cache[name]
 
 

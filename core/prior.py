@@ -59,6 +59,15 @@ def whitening_filters(*, epsilon: float = 1e-4) -> tuple[np.ndarray, np.ndarray]
     )
 
 
+@lru_cache(maxsize=8)
+def whitening_conv(device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The whitening filters as convolution weights and bias (the mean patch folded in), on ``device``, made once."""
+    filters, mean = whitening_filters()
+    w = torch.from_numpy(filters).to(device=device, dtype=dtype)
+    bias = -(w * torch.from_numpy(mean).to(device=device, dtype=dtype)).sum(dim=(1, 2, 3))
+    return w, bias
+
+
 def student_t_penalty(
     image: torch.Tensor,
     *,
@@ -74,9 +83,7 @@ def student_t_penalty(
     Scales whose pooled image is smaller than a patch are skipped. Lower is
     more natural.
     """
-    filters, mean = whitening_filters()
-    w = torch.from_numpy(filters).to(image)
-    bias = -(w * torch.from_numpy(mean).to(image)).sum(dim=(1, 2, 3))
+    w, bias = whitening_conv(image.device, image.dtype)
     total, used = image.new_zeros(()), 0
     for s in scales:
         if min(image.shape[-2:]) // s < PATCH:

@@ -34,6 +34,7 @@ from .draw import DrawTarget, render_draw, start_canvas, to_image, to_tensor
 from .draw_aim import region_mask
 from .draw_schedule import DrawSettings, Octave
 from .errors import NeuralgaeError, check_all, did_you_mean
+from .network import network_device
 
 MAX_SUBJECTS = 2
 DEFAULT_HOLD = 60.0
@@ -380,14 +381,14 @@ def zoom_theta(*, zoom: float, degrees: float, height: int, width: int) -> torch
     return torch.tensor([[[cos, -sin * aspect, 0.0], [sin / aspect, cos, 0.0]]], dtype=torch.float32)
 
 
-def zoom_image(image: np.ndarray, *, zoom: float, degrees: float) -> np.ndarray:
+def zoom_image(image: np.ndarray, *, zoom: float, degrees: float, device: torch.device | str = "cpu") -> np.ndarray:
     """Magnify ``image`` (H, W, 3) about its centre by ``zoom`` and turn it by ``degrees``, bilinearly.
 
     Corners that a turn uncovers are filled by reflection.
     """
     h, w = image.shape[:2]
-    x = to_tensor(image)
-    theta = zoom_theta(zoom=zoom, degrees=degrees, height=h, width=w)
+    x = to_tensor(image).to(device)
+    theta = zoom_theta(zoom=zoom, degrees=degrees, height=h, width=w).to(device)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     return np.clip(to_image(out), 0.0, 1.0)
@@ -442,7 +443,8 @@ class StreamRenderer:
         """The next computed frame (H, W, 3) for ``subjects`` (one or two class indices)."""
         s = self.settings
         targets = subject_targets(subjects, s.height, s.width)
-        start = self.image if self.fresh else zoom_image(self.image, zoom=s.zoom, degrees=s.rotate)
+        device = network_device(self.net)
+        start = self.image if self.fresh else zoom_image(self.image, zoom=s.zoom, degrees=s.rotate, device=device)
         settings = s.draw_settings(first=self.fresh)
         out = render_draw(self.net, start, targets, settings=settings, rng=self.rng, progress=progress)
         self.image = out

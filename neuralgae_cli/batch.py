@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from neuralgae_cli.common import err_console, progress_bar, user_errors
+from neuralgae_cli.common import DeviceOption, PrecisionOption, err_console, progress_bar, use_device, user_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +31,8 @@ def register(app: typer.Typer) -> None:
         scheduler: str | None = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT", help="Run on this existing Dask cluster instead of a local one."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Render every variation again, replacing finished runs."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        device: DeviceOption = None,
+        precision: PrecisionOption = None,
     ) -> None:
         """Run many variations of a spec at once on Dask, each an `nd run` with its own folder.
 
@@ -44,6 +46,7 @@ def register(app: typer.Typer) -> None:
             absolute_overrides,
             class_axis,
             dask_cluster,
+            gpu_workers,
             grid_axes,
             image_axis,
             load_variation,
@@ -53,7 +56,6 @@ def register(app: typer.Typer) -> None:
             run_batch,
         )
         from neuralgae.core.errors import NeuralgaeError
-        from neuralgae.core.plugins import default_host
         from neuralgae.core.spec import find_spec, load_spec
 
         with user_errors():
@@ -62,7 +64,8 @@ def register(app: typer.Typer) -> None:
                     "--workers sizes the local cluster only; with --scheduler, choose the workers where you start them "
                     "(dask worker ADDRESS --nworkers N)"
                 )
-            host = default_host()
+            host = use_device(device, precision)
+            gpus = 0 if scheduler else gpu_workers(device)
             _, _, name = find_spec(spec, host)
             folder = (out or Path("runs") / f"{name}-batch").expanduser().absolute()
             sets = absolute_overrides(set_)
@@ -92,7 +95,7 @@ def register(app: typer.Typer) -> None:
 
             def start_cluster(runs: int):
                 return dask_cluster(
-                    scheduler=scheduler, workers=workers, threads_per_worker=threads_per_worker, most_workers=runs
+                    scheduler=scheduler, workers=workers, threads_per_worker=threads_per_worker, most_workers=runs, gpus=gpus
                 )
 
             try:

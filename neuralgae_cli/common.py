@@ -8,9 +8,11 @@ with exit status 1, never a traceback.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 import time
 from collections.abc import Iterator
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -22,6 +24,48 @@ from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.images import image_format
 
 err_console = Console(stderr=True)
+
+DeviceOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--device",
+        envvar="ND_DEVICE",
+        show_envvar=True,
+        help="Where to run: auto (CUDA, then MPS, then the CPU), cpu, cuda, cuda:N or mps.",
+    ),
+]
+PrecisionOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--precision",
+        envvar="ND_PRECISION",
+        show_envvar=True,
+        help="The network's precision: auto (the fastest that gives the same picture here), fp32, bf16 or fp16.",
+    ),
+]
+
+
+def use_device(device: str | None, precision: str | None):
+    """The process's plugin host, set to run its networks on ``device`` in ``precision`` (checked now)."""
+    from neuralgae.core.plugins import default_host
+
+    return default_host().use(device=device, precision=precision)
+
+
+class _NoticeHandler(logging.Handler):
+    """Prints the engine's notices (``neuralgae`` logger) as one line each: ``nd: note: ...``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err_console.print(f"[yellow]nd: note:[/] {escape(record.getMessage())}", highlight=False, soft_wrap=True)
+
+
+def show_notices() -> None:
+    """Route the engine's notices to stderr (once per process)."""
+    log = logging.getLogger("neuralgae")
+    if not any(isinstance(h, _NoticeHandler) for h in log.handlers):
+        log.addHandler(_NoticeHandler())
+        log.setLevel(logging.INFO)
+        log.propagate = False
 
 
 def fail(message: str) -> typer.Exit:

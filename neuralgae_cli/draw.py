@@ -14,7 +14,7 @@ from rich.table import Table
 
 from neuralgae.core.errors import NeuralgaeError
 
-from .common import check_output_image, progress_bar, user_errors
+from .common import DeviceOption, PrecisionOption, check_output_image, progress_bar, use_device, user_errors
 
 DEFAULT_NETWORK = "efficientnet-lite0"
 console = Console()
@@ -51,6 +51,8 @@ def draw_command(
     keep_image: Annotated[Optional[bool], typer.Option("--keep-image/--paint-over", help="Keep the base photo sharp (default with --image) or paint over it.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (recorded in the PNG); the same seed gives the same image.")] = None,
     network: Annotated[str, typer.Option(help="Network to draw with.")] = DEFAULT_NETWORK,
+    device: DeviceOption = None,
+    precision: PrecisionOption = None,
 ) -> None:
     """Draw what the network believes classes look like, from noise or into a photo."""
     from neuralgae.core.classes import parse_class_list
@@ -60,6 +62,7 @@ def draw_command(
     from neuralgae.core.images import load_image, parse_size, resize, save_image
 
     with user_errors():
+        host = use_device(device, precision)
         check_output_image(output)
         parsed = parse_class_list(classes)
         settings = preset_settings(preset)
@@ -86,9 +89,9 @@ def draw_command(
         lucid = (base is not None) if keep_image is None else keep_image
         targets = targets_from_classes(parsed, masks=masks, focus=points)
 
-        from neuralgae.core.plugins import default_host
+        from neuralgae.core.network import placement_record
 
-        net = default_host().network(network)
+        net = host.network(network)
         began = time.monotonic()
         with progress_bar("drawing") as progress:
             out = render_draw(net, start, targets, settings=settings, rng=rng, keep_image=lucid, clip_mask=clip, progress=progress)
@@ -107,6 +110,7 @@ def draw_command(
             "keep_image": lucid,
             "seed": seed_used,
             "network": network,
+            **placement_record(net),
             "settings": settings.as_dict(),
         }
         save_image(output, out, metadata)

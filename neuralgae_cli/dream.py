@@ -20,7 +20,7 @@ from rich.table import Table
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.images import load_image, parse_size, save_image, smooth_noise
 
-from .common import check_output_image, err_console, progress_bar, user_errors
+from .common import DeviceOption, PrecisionOption, check_output_image, err_console, progress_bar, use_device, user_errors
 
 DEFAULT_NETWORK = "efficientnet-lite0"
 console = Console()
@@ -140,6 +140,8 @@ def dream_command(
     fps: Annotated[Optional[float], typer.Option(help="Video: frame rate of the output (default: the source's).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Video: continue an interrupted dream of the same video and settings.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Video: replace the frames of an earlier dream.")] = False,
+    device: DeviceOption = None,
+    precision: PrecisionOption = None,
 ) -> None:
     """Dream an image, noise or a video: amplify what the network's layers see.
 
@@ -151,6 +153,7 @@ def dream_command(
     from neuralgae.core.plugins import default_host
 
     with user_errors():
+        use_device(device, precision)
         renderer = default_host().get("renderer", "dream")
         params = renderer.bind(
             dict(layers=layers, octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
@@ -170,8 +173,10 @@ def dream_command(
         with progress_bar("dreaming") as progress:
             ctx = RenderContext(network=net, rng=rng, seed=seed, progress=progress)
             out = renderer(image, ctx, **params)
-        metadata = {"command": "dream", "input": input, "seed": seed, "network": network, "renderer": "dream",
-                    "params": {k: str(v) if isinstance(v, Path) else v for k, v in params.items()}}
+        from neuralgae.core.network import placement_record
+
+        metadata = {"command": "dream", "input": input, "seed": seed, "network": network, **placement_record(net),
+                    "renderer": "dream", "params": {k: str(v) if isinstance(v, Path) else v for k, v in params.items()}}
         save_image(output, out, metadata)
         h, w = out.shape[:2]
         console.print(f"wrote {output} ({w}x{h}, {time.monotonic() - start:.1f} s)", highlight=False)
@@ -181,11 +186,14 @@ def classify_command(
     image: Annotated[Path, typer.Argument(help="Image to classify.")],
     top: Annotated[int, typer.Option(help="How many classes to list.")] = 5,
     network: Annotated[str, typer.Option(help="Network to classify with.")] = DEFAULT_NETWORK,
+    device: DeviceOption = None,
+    precision: PrecisionOption = None,
 ) -> None:
     """List the classes the network sees in an image, most probable first."""
     from neuralgae.core.classify import class_probabilities, top_classes
 
     with user_errors():
+        use_device(device, precision)
         if top < 1 or top > 1000:
             raise NeuralgaeError(f"--top must be between 1 and 1000; got {top}")
         img = load_image(image)

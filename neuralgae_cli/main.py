@@ -35,6 +35,9 @@ def main() -> None:
 
     from neuralgae.core.memory import keep_freed_memory
 
+    from .common import show_notices
+
     torch.set_flush_denormal(True)  # before torch starts its worker threads
     keep_freed_memory()  # nd owns its process: reuse activation memory from step to step
+    show_notices()
     app()

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from neuralgae.core.plugins import default_host
-from neuralgae_cli.common import err_console, progress_bar, user_errors
+from neuralgae_cli.common import DeviceOption, PrecisionOption, err_console, progress_bar, use_device, user_errors
 
 
 def _resume_command(spec: str, sets: list[str], frames: int | None, out: Path | None) -> str:
@@ -35,6 +35,8 @@ def register(app: typer.Typer) -> None:
         resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same spec in its output folder."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run already in the output folder."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        device: DeviceOption = None,
+        precision: PrecisionOption = None,
     ) -> None:
         """Run a pipeline spec: render its frames, then its GIF/MP4.
 
@@ -46,7 +48,7 @@ def register(app: typer.Typer) -> None:
         from neuralgae.core.spec import load_spec
 
         with user_errors():
-            host = default_host()
+            host = use_device(device, precision)
             loaded = load_spec(spec, host=host, overrides=set_, frames=frames, out=out)
             try:
                 with progress_bar(loaded.name, enabled=not quiet) as bar:

@@ -24,6 +24,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from neuralgae_cli.common import DeviceOption, PrecisionOption
+
 WEB_DIR = Path(__file__).parent / "web"
 HEARTBEAT = 15.0
 POLL = 0.1
@@ -250,11 +252,14 @@ def serve_command(
     prior: Annotated[Optional[float], typer.Option(help="Strength of the Student-t patch prior (default 5; 0 = off).")] = None,
     seed: Annotated[int, typer.Option(min=0, help="Random seed of the stream.")] = 0,
     network: Annotated[str, typer.Option(help="Network to draw with.")] = "efficientnet-lite0",
+    device: DeviceOption = None,
+    precision: PrecisionOption = None,
 ) -> None:
     """Serve a live, zooming deepdraw that viewers steer from a web page."""
-    from neuralgae_cli.common import fail, user_errors
+    from neuralgae_cli.common import fail, use_device, user_errors
 
     with user_errors():
+        use_device(device, precision)
         live = build_stream(size=size, steps=steps, hold=hold, seed=seed, classes=classes, record=record,
                             always_render=always_render, network=network, zoom=zoom, rotate=rotate, prior=prior)
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import numpy as np
 import pytest
 import torch
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
+
+# The suite's numbers are float32 on the CPU on every machine (bf16 is chosen
+# by measurement on CPUs that have it); the device tests set these themselves.
+os.environ.setdefault("ND_DEVICE", "cpu")
+os.environ.setdefault("ND_PRECISION", "fp32")
+os.environ.setdefault("ND_CACHE_DIR", tempfile.mkdtemp(prefix="nd-cache-"))
 
 
 @pytest.fixture(scope="session")
