@@ -162,6 +162,14 @@ GPU_MEMORY_SHARE = 0.7
 """Share of the free device memory a step may plan to use."""
 
 
+def step_memory(device: torch.device) -> int | None:
+    """Bytes a step may use on ``device``: free device memory plus what torch's allocator holds unused (CUDA only)."""
+    free = free_memory(device)
+    if free is None:
+        return None
+    return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+
+
 def fit_to_device(settings: DreamSettings, image: torch.Tensor, precision: str = "fp32") -> DreamSettings:
     """On a CUDA device with ``tiling="auto"``: whole images while they fit its free memory, else tiles sized to it.
 
@@ -171,10 +179,9 @@ def fit_to_device(settings: DreamSettings, image: torch.Tensor, precision: str =
     """
     from dataclasses import replace
 
-    free = free_memory(image.device) if settings.tiling == "auto" else None
+    free = step_memory(image.device) if settings.tiling == "auto" else None
     if free is None:
         return settings
-    free += torch.cuda.memory_reserved(image.device) - torch.cuda.memory_allocated(image.device)
     per_pixel = GPU_BYTES_PER_PIXEL.get(precision, GPU_BYTES_PER_PIXEL["fp32"])
     budget = GPU_MEMORY_SHARE * free / per_pixel  # pixels one pass may hold
     h, w = image.shape[-2:]
@@ -212,13 +219,13 @@ def step_gradient(
             if smaller is None:
                 raise NeuralgaeError(
                     f"the device ran out of memory even with {settings.tile_size} px tiles; "
-                    "make the image smaller, or use the CPU (--device cpu)"
+                    "make the image smaller, or run on the CPU"
                 ) from None
             release_cached_memory(shifted.device)
+            tiled = uses_tiles(tuple(shifted.shape[-2:]), settings)
             NOTICES.warning(
-                "out of memory on %s at %s px tiles; retrying this step with %s px tiles",
-                shifted.device, settings.tile_size if uses_tiles(tuple(shifted.shape[-2:]), settings) else "whole-image",
-                smaller.tile_size,
+                "out of memory on %s with %s; retrying this step with %s px tiles",
+                shifted.device, f"{settings.tile_size} px tiles" if tiled else "the whole image", smaller.tile_size,
             )
             settings = smaller
 
@@ -230,9 +237,9 @@ def retry_settings(settings: DreamSettings, shape: tuple[int, int]) -> DreamSett
     if not uses_tiles(shape, settings):
         tile = min(settings.tile_size, max(MIN_RETRY_TILE, max(shape) // 2))
         return replace(settings, tiling="always", tile_size=tile, tile_overlap=min(settings.tile_overlap, tile // 2))
-    if settings.tile_size // 2 < MIN_RETRY_TILE:
+    if settings.tile_size <= MIN_RETRY_TILE:
         return None
-    tile = settings.tile_size // 2
+    tile = max(MIN_RETRY_TILE, settings.tile_size // 2)
     return replace(settings, tile_size=tile, tile_overlap=min(settings.tile_overlap, tile // 2))
 
 

@@ -45,11 +45,13 @@ PrecisionOption = Annotated[
 ]
 
 
-def use_device(device: str | None, precision: str | None):
-    """The process's plugin host, set to run its networks on ``device`` in ``precision`` (checked now)."""
-    from neuralgae.core.plugins import default_host
+def use_device(device: str | None, precision: str | None, host=None):
+    """``host`` (default: the process's plugin host), set to run its networks on ``device`` in ``precision`` (checked now)."""
+    if host is None:
+        from neuralgae.core.plugins import default_host
 
-    return default_host().use(device=device, precision=precision)
+        host = default_host()
+    return host.use(device=device, precision=precision)
 
 
 class _NoticeHandler(logging.Handler):

@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         from neuralgae.core.spec import load_spec
 
         with user_errors():
-            host = use_device(device, precision)
+            host = use_device(device, precision, default_host())
             loaded = load_spec(spec, host=host, overrides=set_, frames=frames, out=out)
             try:
                 with progress_bar(loaded.name, enabled=not quiet) as bar:
