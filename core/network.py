@@ -49,15 +49,13 @@ class Network(Protocol):
 
 
 def network_device(net) -> torch.device:
-    """Where the network runs: its placement's device, else where its weights live, else the CPU."""
-    placement = getattr(net, "placement", None)
-    if placement is not None:
-        return placement.device
+    """Where the network runs: where its weights live, else its placement's device, else the CPU."""
     params = getattr(net, "parameters", None)
     if callable(params):
         for p in params():
             return p.device
-    return torch.device("cpu")
+    placement = getattr(net, "placement", None)
+    return placement.device if placement is not None else torch.device("cpu")
 
 
 def network_precision(net) -> str:
