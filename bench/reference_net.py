@@ -52,16 +52,29 @@ class PlainLite0(nn.Module):
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         self.eval().requires_grad_(False)
 
-    def forward_all(self, x):
-        """Logits and every block's output: the whole network, every time."""
+    def blocks_all(self, x):
+        """The last block's output and every block's output: all the blocks, every time."""
         x = self.stem((x - self.mean) / self.std)
         feats = {}
         for i, b in enumerate(self.blocks):
             y = b(x)
             x = x + y if b.residual else y
             feats[f"block{i}"] = x
+        return x, feats
+
+    def forward_all(self, x):
+        """Logits and every block's output: the whole network, every time."""
+        x, feats = self.blocks_all(x)
         logits = self.fc(self.head(x).mean(dim=(2, 3)))
         return logits, feats
+
+    def features(self, x, layers):
+        """The engine's network contract, plainly: every block, then the head and the classifier at every position."""
+        x, feats = self.blocks_all(x)
+        head = self.head(x)
+        feats["head"] = head
+        feats["logits"] = self.fc(head.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return {k: feats[k] for k in layers}
 
 
 def load_plain_lite0() -> PlainLite0:

@@ -73,20 +73,7 @@ class PlainNetwork:
         return self.plain.parameters()
 
     def features(self, x, layers):
-        import torch.nn.functional as F  # noqa: F401
-
-        p = self.plain
-        h = p.stem((x - p.mean) / p.std)
-        out = {}
-        for i, b in enumerate(p.blocks):
-            y = b(h)
-            h = h + y if b.residual else y
-            out[f"block{i}"] = h
-        if "logits" in layers or "head" in layers:
-            head = p.head(h)
-            out["head"] = head
-            out["logits"] = p.fc(head.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-        return {k: out[k] for k in layers}
+        return self.plain.features(x, layers)
 
 
 def engine_network(device, precision):

@@ -503,21 +503,13 @@ def dask_cluster(
     if gpus:
         cluster = local_gpu_cluster(gpus if workers is None else min(gpus, workers), most_workers=most_workers, silence=logging.ERROR)
         n, threads = len(cluster.workers), threads_per_worker
-        try:
-            client = Client(cluster)
-            try:
-                yield Cluster(client, threads, cluster.scheduler_address, n)
-            finally:
-                client.close()
-        finally:
-            cluster.close()
-        return
-    n, threads = local_cluster_size(available_cores(), workers=workers, threads_per_worker=threads_per_worker)
-    if most_workers is not None:
-        n = max(1, min(n, most_workers))
-    cluster = LocalCluster(
-        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
-    )
+    else:
+        n, threads = local_cluster_size(available_cores(), workers=workers, threads_per_worker=threads_per_worker)
+        if most_workers is not None:
+            n = max(1, min(n, most_workers))
+        cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+        )
     try:
         client = Client(cluster)
         try:
