@@ -27,10 +27,11 @@ RENDERER_NAME = "stream"
 class StreamRecorder:
     """Writes computed frames of a stream into ``folder``, numbering on from any earlier recording."""
 
-    def __init__(self, folder: str | Path, *, settings: dict, seed: int):
+    def __init__(self, folder: str | Path, *, settings: dict, seed: int, placement: dict | None = None):
         self.folder = Path(folder)
         self.settings = dict(settings)
         self.seed = int(seed)
+        self.placement = dict(placement or {})  # {"device": ..., "precision": ...} of the stream's network
         self.entries = check_record_folder(self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         write_manifest(self.folder, self.entries)  # drops a torn last line of an interrupted recording
@@ -59,9 +60,10 @@ class StreamRecorder:
             seen=None,
             render_seed=self.seed,
             seconds=seconds,
+            extra=dict(self.placement),
         )
         recipe = {"frame": index, "seed": self.seed, "renderer": renderer, "transforms": transforms,
-                  "classes": [[int(i), 1.0] for i in subjects], "command": "serve"}
+                  "classes": [[int(i), 1.0] for i in subjects], "command": "serve", **self.placement}
         save_image(record.path, pixels, json.loads(json.dumps(recipe, default=str)))
         record.sha256 = hashlib.sha256(record.path.read_bytes()).hexdigest()
         entry = record.manifest_entry()

@@ -228,11 +228,14 @@ def build_stream(
     initial = [c.index for c, _ in parse_class_list(classes)] if classes else []
     seeds = np.random.SeedSequence(seed).spawn(2)
     queue = SubjectQueue(rng=np.random.default_rng(seeds[0]), hold=hold, initial=initial, limiter=RateLimiter())
-    recorder = StreamRecorder(record, settings=settings.as_dict(), seed=seed) if record is not None else None
     if net is None:
         from neuralgae.core.plugins import default_host
 
         net = default_host().network(network)
+    from neuralgae.core.network import placement_record
+
+    recorder = (StreamRecorder(record, settings=settings.as_dict(), seed=seed, placement=placement_record(net))
+                if record is not None else None)
     start = recorder.last_image() if recorder is not None else None
     renderer = StreamRenderer(net, settings=settings, rng=np.random.default_rng(seeds[1]), image=start)
     return LiveStream(renderer, queue, recorder=recorder, always_render=always_render)
