@@ -91,6 +91,7 @@ def run_chain(
 ) -> Path:
     import torch
 
+    torch.set_flush_denormal(True)  # before torch's worker threads start: they inherit it
     torch.set_num_threads(threads)
     from neuralgae.core.pipeline import run_spec
     from neuralgae.core.plugins import PluginHost

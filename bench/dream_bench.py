@@ -30,6 +30,7 @@ def run_case(kind: str, size: int, octaves: int, steps: int, threads: int) -> di
     import numpy as np
     import torch
 
+    torch.set_flush_denormal(True)  # before torch's worker threads start: they inherit it
     torch.set_num_threads(threads)
     from neuralgae.core.images import as_rgb_float, resize
     from neuralgae.core.memory import keep_freed_memory

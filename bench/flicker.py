@@ -196,8 +196,8 @@ def main(argv=None) -> None:
 
     import torch
 
+    torch.set_flush_denormal(True)  # as nd does, before torch's worker threads start: denormals slow convolutions many times over
     torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)  # as nd does: denormals slow the dream's convolutions many times over
     from neuralgae.core.flow import frame_motion, warp_error
     from neuralgae.core.images import parse_size, save_image
     from neuralgae.core.movie import write_animation

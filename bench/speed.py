@@ -151,12 +151,12 @@ def run_video_frame(net):
 def run_case(case: str, kind: str, precision: str, device_name: str, threads: int) -> dict:
     import torch
 
+    torch.set_flush_denormal(True)  # as `nd` does, before torch's worker threads start: they inherit it
     torch.set_num_threads(threads)
     from neuralgae.core.device import resolve_device
     from neuralgae.core.memory import keep_freed_memory
 
     keep_freed_memory()  # what `nd` does at start-up; the reference gets it too
-    torch.set_flush_denormal(True)
     device = resolve_device(device_name)
     if kind == "reference":
         net, used = PlainNetwork(device), "fp32"
