@@ -169,7 +169,7 @@ def class_objective(
     if terms:
         values = torch.stack(terms)
         here = torch.stack(present)
-        w = torch.tensor([t.weight for t in targets], dtype=values.dtype, device=values.device) * here
+        w = torch.stack([h * t.weight for h, t in zip(present, targets)])  # made on the device, not copied to it
         if balance and len(terms) > 1:
             # lagging classes get more of the push: weights times a softmin of the logits of the classes present
             lag = torch.where(here > 0, -balance * values.detach(), torch.full_like(values, -1e30))
