@@ -73,8 +73,9 @@ GREY_WEIGHTS = (0.299, 0.587, 0.114)
 
 def to_grey(image: torch.Tensor) -> torch.Tensor:
     """(..., H, W, 3) RGB -> (..., H, W) luminance (Rec. 601 weights, as :func:`neuralgae.core.flow.to_grey`), float32."""
-    weights = torch.tensor(GREY_WEIGHTS, dtype=torch.float32, device=image.device)
-    return image[..., :3].float() @ weights
+    image = image.float()
+    r, g, b = GREY_WEIGHTS
+    return image[..., 0] * r + image[..., 1] * g + image[..., 2] * b  # not a matmul: that may run in TF32 on a GPU
 
 
 def _extend_index(n: int, radius: int, mode: str) -> np.ndarray:
@@ -104,15 +105,21 @@ def _gaussian_kernel(sigma: float, truncate: float = GAUSSIAN_TRUNCATE) -> np.nd
 
 
 def _filter_last_axis(x: torch.Tensor, kernel: np.ndarray, mode: str) -> torch.Tensor:
-    """Correlate the last axis of ``x`` with ``kernel`` (odd length), extending the edges as scipy's ``mode``."""
+    """Correlate the last axis of ``x`` with ``kernel`` (odd length), extending the edges as scipy's ``mode``.
+
+    A weighted sum of shifted views, in plain float32: a convolution kernel
+    would run on cuDNN, which may compute in TF32 (10-bit mantissa) on
+    recent GPUs and blur the pyramid visibly differently from scipy.
+    """
     radius = (len(kernel) - 1) // 2
     n = x.shape[-1]
     index = torch.from_numpy(_extend_index(n, radius, mode)).to(x.device)
     extended = x.index_select(-1, index)
-    lead = extended.shape[:-1]
-    weights = torch.from_numpy(kernel.astype(np.float32)).to(x.device).view(1, 1, -1)
-    out = F.conv1d(extended.reshape(-1, 1, n + 2 * radius), weights)
-    return out.reshape(*lead, n)
+    weights = kernel.astype(np.float32).tolist()
+    out = extended[..., 0:n] * weights[0]
+    for tap in range(1, len(weights)):
+        out = out + extended[..., tap : tap + n] * weights[tap]
+    return out
 
 
 def gaussian_blur(x: torch.Tensor, sigma: tuple[float, float], *, mode: str = "symmetric") -> torch.Tensor:
