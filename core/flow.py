@@ -2,8 +2,10 @@
 
 What dreaming a video coherently needs, as small functions over arrays:
 
-* :func:`estimate_flow` -- dense TV-L1 optical flow (scikit-image) between two
-  frames, computed on greyscale at reduced resolution and upsampled;
+* :func:`estimate_flow` -- dense TV-L1 optical flow between two frames,
+  computed on greyscale at reduced resolution and upsampled: scikit-image on
+  the CPU, or the same algorithm in torch (:mod:`neuralgae.core.flow_torch`)
+  on a GPU when a ``device`` is given;
 * :func:`warp` -- backward warping: ``out(p) = image(p + flow(p))``;
 * :func:`reliable_mask` -- where the flow can be trusted: forward-backward
   consistent, inside the frame, and photometrically right; occluded or
@@ -24,8 +26,12 @@ content lies. So ``warp(moving, flow)`` looks like ``reference``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 FLOW_SIDE = 256
 """Longer side (pixels) at which flow is estimated; larger frames are shrunk first and the flow upsampled."""
@@ -63,7 +69,29 @@ def _shrink_factor(shape: tuple[int, int], max_side: int) -> float:
     return min(1.0, max_side / max(shape))
 
 
-def estimate_flow(reference: np.ndarray, moving: np.ndarray, *, max_side: int = FLOW_SIDE) -> np.ndarray:
+def flow_device(device: "str | torch.device | None") -> "torch.device | None":
+    """The torch device that optical flow runs on for ``device``, or None for scikit-image on the CPU.
+
+    ``device`` is None, a :class:`torch.device` or a name as ``--device``
+    takes it (``cpu``, ``cuda``, ``cuda:1``, ``mps``, ``auto``); a device that
+    is not there is a one-line :class:`~neuralgae.core.errors.NeuralgaeError`.
+    The CPU, however named, keeps scikit-image, so CPU results never change.
+    """
+    if device is None:
+        return None
+    from .device import resolve_device
+
+    resolved = resolve_device(str(device))
+    return None if resolved.type == "cpu" else resolved
+
+
+def estimate_flow(
+    reference: np.ndarray,
+    moving: np.ndarray,
+    *,
+    max_side: int = FLOW_SIDE,
+    device: "str | torch.device | None" = None,
+) -> np.ndarray:
     """Dense optical flow from ``reference`` to ``moving`` (TV-L1).
 
     Parameters
@@ -72,11 +100,18 @@ def estimate_flow(reference: np.ndarray, moving: np.ndarray, *, max_side: int = 
     max_side : frames whose longer side exceeds this are shrunk before the
         estimate (TV-L1 costs about 0.5 s at 192x192 on one core); the flow is
         then enlarged and its vectors scaled back to full-size pixels.
+    device : None or the CPU (in any spelling): scikit-image, as always.
+        Another device (``"cuda"``, ``"cuda:1"``, ``"mps"``, a
+        :class:`torch.device`): the same algorithm in torch on that device
+        (:mod:`neuralgae.core.flow_torch`), numpy in and numpy out.
 
     Returns
     -------
     (H, W, 2) float32 (dy, dx): ``reference(p)`` is found at ``p + flow(p)`` in ``moving``.
     """
+    target = flow_device(device)
+    if target is not None:
+        return _estimate_flow_torch(reference, moving, max_side=max_side, device=target)
     from skimage.registration import optical_flow_tvl1
     from skimage.transform import resize
 
@@ -96,6 +131,20 @@ def estimate_flow(reference: np.ndarray, moving: np.ndarray, *, max_side: int = 
         flow[..., 0] *= sy
         flow[..., 1] *= sx
     return flow.astype(np.float32, copy=False)
+
+
+def _estimate_flow_torch(reference: np.ndarray, moving: np.ndarray, *, max_side: int, device: "torch.device") -> np.ndarray:
+    """:func:`estimate_flow` through :mod:`neuralgae.core.flow_torch` on ``device`` (the CPU too, for tests)."""
+    import torch
+
+    from . import flow_torch
+
+    ref, mov = to_grey(reference), to_grey(moving)
+    if ref.shape != mov.shape:
+        raise ValueError(f"frames differ in size: {ref.shape} and {mov.shape}")
+    ref_t = torch.from_numpy(np.ascontiguousarray(ref)).to(device)
+    mov_t = torch.from_numpy(np.ascontiguousarray(mov)).to(device)
+    return flow_torch.estimate_flow(ref_t, mov_t, max_side=max_side).cpu().numpy()
 
 
 def warp(image: np.ndarray, flow: np.ndarray, *, order: int = 1) -> np.ndarray:
@@ -173,17 +222,56 @@ class Motion:
     mask: np.ndarray
 
 
-def frame_motion(frame: np.ndarray, previous: np.ndarray, *, max_side: int = FLOW_SIDE) -> Motion:
+def frame_motion(
+    frame: np.ndarray,
+    previous: np.ndarray,
+    *,
+    max_side: int = FLOW_SIDE,
+    device: "str | torch.device | None" = None,
+) -> Motion:
     """Flow from ``frame`` back to ``previous`` with its reliability mask (forward-backward checked).
 
     The mask is all 0 after a scene cut (less than :data:`CUT_FRACTION` of the frame reliable).
+    With a ``device`` other than the CPU (see :func:`estimate_flow`) both
+    flows and the mask are computed there, in one batch; the CPU keeps
+    scikit-image and scipy.
     """
+    target = flow_device(device)
+    if target is not None:
+        return _frame_motion_torch(frame, previous, max_side=max_side, device=target)
     forward = estimate_flow(frame, previous, max_side=max_side)
     backward = estimate_flow(previous, frame, max_side=max_side)
     mask = reliable_mask(frame, previous, forward, backward)
-    if float(mask.mean()) < CUT_FRACTION:
-        mask = np.zeros_like(mask)
-    return Motion(forward, mask)
+    return _cut_checked(Motion(forward, mask))
+
+
+def _cut_checked(motion: Motion) -> Motion:
+    """``motion`` with its mask zeroed when less than :data:`CUT_FRACTION` of the frame is reliable (a scene cut)."""
+    if float(motion.mask.mean()) < CUT_FRACTION:
+        return Motion(motion.flow, np.zeros_like(motion.mask))
+    return motion
+
+
+def _frame_motion_torch(frame: np.ndarray, previous: np.ndarray, *, max_side: int, device: "torch.device") -> Motion:
+    """:func:`frame_motion` through :mod:`neuralgae.core.flow_torch` on ``device`` (the CPU too, for tests).
+
+    The forward (frame -> previous) and backward flows are one batch of two
+    pairs; only the forward flow and the mask come back to the host.
+    """
+    import torch
+
+    from . import flow_torch
+
+    frame = np.asarray(frame, np.float32)
+    previous = np.asarray(previous, np.float32)
+    if frame.shape != previous.shape:
+        raise ValueError(f"frames differ in size: {frame.shape} and {previous.shape}")
+    images = torch.from_numpy(np.ascontiguousarray(np.stack([frame, previous]))).to(device)
+    grey = flow_torch.to_grey(images) if images.ndim == 4 else images
+    flows = flow_torch.estimate_flow(grey, grey.flip(0), max_side=max_side)
+    colour = images if images.ndim == 4 else images.unsqueeze(-1)
+    mask = flow_torch.reliable_mask(colour[0], colour[1], flows[0], flows[1])
+    return _cut_checked(Motion(flows[0].cpu().numpy(), mask.cpu().numpy()))
 
 
 def coherent_start(
