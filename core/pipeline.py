@@ -47,7 +47,7 @@ import numpy as np
 from .components import FrameContext, ProgressCallback, RenderContext, SamplerContext, no_progress
 from .errors import NeuralgaeError
 from .images import as_rgb_float, atomic_write, load_image, resize, save_image, smooth_noise, to_uint8
-from .network import placement_record
+from .network import network_device, placement_record
 from .plugins import PluginError, PluginHost
 from .spec import Spec, dumps_spec, first_difference, read_toml
 
@@ -369,8 +369,12 @@ def start_video(spec: Spec, first: int) -> VideoState:
     return state
 
 
-def video_start(spec: Spec, state: VideoState, previous: np.ndarray | None, index: int):
-    """Frame ``index``'s input and the motion from the previous frame (None when coherence is off or on frame 0)."""
+def video_start(spec: Spec, state: VideoState, previous: np.ndarray | None, index: int, *, device=None):
+    """Frame ``index``'s input and the motion from the previous frame (None when coherence is off or on frame 0).
+
+    The optical flow runs on ``device`` (the network's): scikit-image on the
+    CPU, a torch TV-L1 elsewhere (:mod:`neuralgae.core.flow_torch`).
+    """
     from .flow import coherent_start, frame_motion
 
     frame = state.next_frame(index)
@@ -383,7 +387,7 @@ def video_start(spec: Spec, state: VideoState, previous: np.ndarray | None, inde
                 f"frame {index - 1} is {previous.shape[1]}x{previous.shape[0]} but the video is "
                 f"{frame.shape[1]}x{frame.shape[0]}; coherence needs a renderer that keeps the frame size"
             )
-        motion = frame_motion(frame, state.previous_source)
+        motion = frame_motion(frame, state.previous_source, device=device)
         start = coherent_start(frame, state.previous_source, previous, motion, weight=weight)
     state.previous_source = frame if weight > 0 else None
     return start, motion
@@ -403,7 +407,6 @@ def classify(network, image: np.ndarray) -> np.ndarray:
     import torch
 
     from .classify import fit_to_input
-    from .network import network_device
 
     view = fit_to_input(image, int(getattr(network, "input_size", 224)))
     x = torch.from_numpy(np.ascontiguousarray(view, dtype=np.float32)).permute(2, 0, 1)[None].to(network_device(network))
@@ -525,6 +528,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
     renderer = host.get("renderer", spec.renderer.name)
     network = host.network(spec.network)
     placement = placement_record(network)  # recorded with every frame: specs name no device
+    flow_device = network_device(network)
 
     previous = load_image(folder / entries[-1]["file"]) if entries else None
     video = start_video(spec, run.start) if spec.source.video is not None else None
@@ -537,7 +541,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
         seen = None
         motion = None
         if video is not None:
-            image, motion = video_start(spec, video, previous, index)
+            image, motion = video_start(spec, video, previous, index, device=flow_device)
         elif index == 0:
             image = load_source(spec)
         else:
