@@ -46,7 +46,7 @@ print("cpu", cpu_description())
 EOF
 
 log "gpu-marked tests"
-timeout 300 $PY -m pytest -q -p no:cacheprovider -m gpu -rs tests/test_device.py >"$OUT/gpu-tests.txt" 2>&1
+timeout 300 $PY -m pytest -q -p no:cacheprovider -m gpu -rs tests/test_device.py tests/test_flow.py >"$OUT/gpu-tests.txt" 2>&1
 log "tests: $(tail -1 "$OUT/gpu-tests.txt")"
 
 log "speed on $DEVICE: $CASES"
