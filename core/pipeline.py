@@ -428,13 +428,16 @@ def _call(component, what: str, frame: int, *args, **params):
         raise PluginError(f"{what} (from {component.source}) failed on frame {frame}: {type(exc).__name__}: {exc}") from exc
 
 
-def apply_transforms(image: np.ndarray, spec: Spec, host: PluginHost, index: int) -> np.ndarray:
-    """Apply the spec's transform chain in order, each with its own generator for this frame."""
+def apply_transforms(image: np.ndarray, spec: Spec, host: PluginHost, index: int, signals=None) -> np.ndarray:
+    """Apply the spec's transform chain in order, each with its own generator and this frame's scheduled values."""
     for i, stage in enumerate(spec.transforms):
         component = host.get("transform", stage.name)
-        ctx = FrameContext(index=index, total=spec.frames, rng=frame_rng(spec.seed, index, TRANSFORM_STREAM, i), transforms=host.transforms)
+        ctx = FrameContext(
+            index=index, total=spec.frames, rng=frame_rng(spec.seed, index, TRANSFORM_STREAM, i),
+            transforms=host.transforms, signals=signals,
+        )
         what = f"transform '{stage.name}' (transforms[{i}])"
-        image = _check_image(_call(component, what, index, image, ctx, **stage.params), what, index, image.shape)
+        image = _check_image(_call(component, what, index, image, ctx, **stage.at(index, signals)), what, index, image.shape)
     return image
 
 
@@ -450,13 +453,13 @@ def first_classes(spec: Spec, num_classes: int) -> list[tuple[int, float]]:
     return [(int(i), 1.0) for i in picks]
 
 
-def sample_classes(spec: Spec, host: PluginHost, probs: np.ndarray, index: int, history: list) -> list[tuple[int, float]]:
+def sample_classes(spec: Spec, host: PluginHost, probs: np.ndarray, index: int, history: list, signals=None) -> list[tuple[int, float]]:
     """Ask the spec's sampler for frame ``index``'s classes, given the previous frame's probabilities."""
     stage = spec.sampler
     component = host.get("sampler", stage.name)
     ctx = SamplerContext(index=index, rng=frame_rng(spec.seed, index, SAMPLER_STREAM), history=history)
     what = f"sampler '{stage.name}'"
-    result = _call(component, what, index, probs, ctx, **stage.params)
+    result = _call(component, what, index, probs, ctx, **stage.at(index, signals))
     try:
         classes = [(int(i), float(w)) for i, w in result]
     except (TypeError, ValueError):
@@ -526,6 +529,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
     previous = load_image(folder / entries[-1]["file"]) if entries else None
     video = start_video(spec, run.start) if spec.source.video is not None else None
     history = [[tuple(p) for p in e["classes"]] for e in entries if e.get("classes") is not None]
+    signals = None
     began = time.monotonic()
     total = spec.frames
     progress(run.start, total, "resuming" if entries else "starting")
@@ -538,14 +542,14 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
         elif index == 0:
             image = load_source(spec)
         else:
-            image = apply_transforms(previous, spec, host, index)
+            image = apply_transforms(previous, spec, host, index, signals)
         classes = None
         if spec.sampler and index == 0:
             classes = first_classes(spec, int(getattr(network, "num_classes", 1000)))
         elif spec.sampler:
             probs = classify(network, previous)
             seen = _top(probs)
-            classes = sample_classes(spec, host, probs, index, history)
+            classes = sample_classes(spec, host, probs, index, history, signals)
 
         def frame_progress(done: int, steps: int, message: str = "", _index=index) -> None:
             # The renderer's own steps move the bar within the frame: a 10 s frame is not a frozen bar.
@@ -562,7 +566,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
             progress=frame_progress,
         )
         what = f"renderer '{spec.renderer.name}'"
-        rendered = _check_image(_call(renderer, what, index, image, ctx, **spec.renderer.params), what, index)
+        rendered = _check_image(_call(renderer, what, index, image, ctx, **spec.renderer.at(index, signals)), what, index)
         extra = {}
         if video is not None:
             extra["source_frame"] = index
@@ -582,8 +586,8 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
             index=index,
             path=folder / spec.output.frame_name(index),
             image=as_rgb_float(pixels),
-            renderer=spec.renderer.as_table(),
-            transforms=[t.as_table() for t in spec.transforms] if index > 0 else [],
+            renderer=spec.renderer.table_at(index, signals),
+            transforms=[t.table_at(index, signals) for t in spec.transforms] if index > 0 else [],
             classes=classes,
             seen=seen,
             render_seed=render_seed,

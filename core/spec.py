@@ -32,6 +32,7 @@ except ImportError:  # Python 3.10
 
 from .errors import NeuralgaeError, did_you_mean
 from .images import parse_size
+from .schedule import FrameSignals, as_table_value, check_schedules, is_schedule, resolve, split_schedules
 
 SAMPLE_IMAGES = ("astronaut", "camera", "chelsea", "coffee")
 """Photos bundled with scikit-image (no download) usable as ``source.sample``."""
@@ -208,7 +209,21 @@ class Stage:
     given: dict = field(default_factory=dict)
 
     def as_table(self) -> dict:
-        return {"name": self.name, **{k: v for k, v in self.params.items() if v is not None}}
+        """The stage as the spec writes it: schedules as their tables."""
+        return {"name": self.name, **{k: as_table_value(v) for k, v in self.params.items() if v is not None}}
+
+    def at(self, frame: int, signals: FrameSignals | None = None) -> dict:
+        """The parameters frame ``frame`` passes to the component: schedules at their value on that frame."""
+        return resolve(self.params, frame, signals)
+
+    def table_at(self, frame: int, signals: FrameSignals | None = None) -> dict:
+        """:meth:`as_table` with the values frame ``frame`` uses (what its manifest entry records)."""
+        return {"name": self.name, **{k: v for k, v in self.at(frame, signals).items() if v is not None}}
+
+    @property
+    def scheduled(self) -> tuple[str, ...]:
+        """The names of the parameters that follow a schedule."""
+        return tuple(k for k, v in self.params.items() if is_schedule(v))
 
 
 @dataclass(frozen=True)
@@ -542,11 +557,15 @@ def _stage(origin: str, table, where: str, kind: str, host, base_dir: Path) -> S
         )
     component = registry[name]
     given = {k: v for k, v in table.items() if k not in RESERVED_STAGE_KEYS}
-    params = component.bind(given, where=f"{origin}: {where} ({name})")
+    label = f"{origin}: {where} ({name})"
+    fixed, schedules = split_schedules(component, given, where=label)
+    params = component.bind({**fixed, **{k: s.probe_values()[0] for k, s in schedules.items()}}, where=label)
     for key, value in params.items():
         if isinstance(value, (str, Path)) and _is_path_param(component.params[key]):
             path = Path(value).expanduser()
             params[key] = str(path if path.is_absolute() else (base_dir / path).resolve())
+    params.update(schedules)
+    check_schedules(kind, component, params, where=label, transforms=host.transforms if kind == "transform" else None)
     return Stage(name, params, given)
 
 
