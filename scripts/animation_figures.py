@@ -1,0 +1,148 @@
+"""Render the pictures of docs/animation.md and docs/spec.md: schedules, seamless loops, music, tiles.
+
+Usage: .venv/bin/python scripts/animation_figures.py [keyframes|seamless|music|all] [WORK_DIR]
+
+Every run is small (a few frames of about 160 px, 1-2 octaves of 2-3 steps)
+so the whole set renders in a few minutes on a 2-core CPU. Plots are drawn
+with Pillow (no plotting library needed): each is a line per series against
+the frame index, read back from the runs' manifests, i.e. the values the
+frames really used.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+ROOT = Path(__file__).resolve().parent.parent
+IMG = ROOT / "docs" / "img" / "animation"
+ND = [str(ROOT / ".venv" / "bin" / "nd")]
+COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189))
+
+
+def font(size: int = 12):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def plot(series: dict[str, list[float]], *, size=(480, 220), title="", marks=(), ylabel="") -> Image.Image:
+    """A line plot of each series against its index, with optional vertical marks at some frames."""
+    w, h = size
+    left, right, top, bottom = 46, 10, 24, 26
+    im = Image.new("RGB", size, "white")
+    d = ImageDraw.Draw(im)
+    values = np.concatenate([np.asarray(v, float) for v in series.values()])
+    lo, hi = float(values.min()), float(values.max())
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    pad = 0.06 * (hi - lo)
+    lo, hi = lo - pad, hi + pad
+    n = max(len(v) for v in series.values())
+    x = lambda i: left + (w - left - right) * (i / max(n - 1, 1))  # noqa: E731
+    y = lambda v: top + (h - top - bottom) * (1 - (v - lo) / (hi - lo))  # noqa: E731
+    d.rectangle([left, top, w - right, h - bottom], outline=(160, 160, 160))
+    for i in marks:
+        d.line([x(i), top, x(i), h - bottom], fill=(215, 215, 215))
+    for k in range(5):
+        v = lo + (hi - lo) * k / 4
+        d.text((2, y(v) - 6), f"{v:.3g}", fill=(90, 90, 90), font=font(10))
+    for k in range(0, n, max(1, n // 8)):
+        d.text((x(k) - 6, h - bottom + 4), str(k), fill=(90, 90, 90), font=font(10))
+    d.text((w - right - 34, h - 12), "frame", fill=(90, 90, 90), font=font(10))
+    d.text((left, 4), title, fill=(0, 0, 0), font=font(13))
+    for (name, vals), colour in zip(series.items(), COLOURS):
+        pts = [(x(i), y(float(v))) for i, v in enumerate(vals)]
+        d.line(pts, fill=colour, width=2)
+    lx = w - right - 8
+    for (name, _), colour in zip(reversed(list(series.items())), reversed(COLOURS[: len(series)])):
+        tw = d.textlength(name, font=font(11))
+        lx -= tw + 22
+        d.line([lx, 12, lx + 14, 12], fill=colour, width=3)
+        d.text((lx + 17, 5), name, fill=(0, 0, 0), font=font(11))
+    return im
+
+
+def strip(paths: list[Path], labels: list[str], *, height: int = 100) -> Image.Image:
+    """Frames side by side, scaled to ``height``, each with a label under it."""
+    tiles = []
+    for p in paths:
+        im = Image.open(p).convert("RGB")
+        tiles.append(im.resize((round(im.width * height / im.height), height), Image.LANCZOS))
+    w = sum(t.width for t in tiles) + 4 * (len(tiles) - 1)
+    out = Image.new("RGB", (w, height + 18), "white")
+    d = ImageDraw.Draw(out)
+    x = 0
+    for t, label in zip(tiles, labels):
+        out.paste(t, (x, 0))
+        d.text((x + 2, height + 3), label, fill=(0, 0, 0), font=font(11))
+        x += t.width + 4
+    return out
+
+
+def stack(*images: Image.Image) -> Image.Image:
+    w = max(i.width for i in images)
+    out = Image.new("RGB", (w, sum(i.height for i in images) + 6 * (len(images) - 1)), "white")
+    y = 0
+    for i in images:
+        out.paste(i, ((w - i.width) // 2, y))
+        y += i.height + 6
+    return out
+
+
+def manifest(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+
+
+def nd(*args: str) -> None:
+    subprocess.run([*ND, *args, "-q"], check=True)
+
+
+# -- the figures ----------------------------------------------------------------------
+
+
+def keyframes(work: Path) -> None:
+    """docs/img/animation/keyframes.png: a zoom whose scale follows keys, and frames of that run."""
+    out = work / "keyframes"
+    if not (out / "frame_00023.png").exists():
+        nd(
+            "run", "zoom", "--frames", "24", "--out", str(out), "--overwrite",
+            "--set", "source.resize=180x120", "--set", "renderer.octaves=2", "--set", "renderer.steps=3",
+            "--set", "output.gif=false",
+            "--set", 'transforms.0.scale={keys=[[0, 0.0], [8, 0.12], [16, -0.06], [23, 0.0]], ease="smooth"}',
+            "--set", 'renderer.step_size={keys=[[0, 0.004], [12, 0.02], [23, 0.004]], ease="sine"}',
+        )
+    entries = manifest(out)
+    scale = [e["transforms"][0]["scale"] if e["transforms"] else 0.0 for e in entries]
+    step = [e["renderer"]["step_size"] for e in entries]
+    shown = [0, 4, 8, 12, 16, 20, 23]
+    frames = strip([out / e["file"] for e in entries if e["index"] in shown], [f"frame {i}" for i in shown], height=80)
+    chart = plot(
+        {"zoom scale": scale, "step_size x 5": [5 * s for s in step]},
+        size=(frames.width, 200), title="the schedules, as the manifest recorded them", marks=shown,
+    )
+    IMG.mkdir(parents=True, exist_ok=True)
+    stack(chart, frames).save(IMG / "keyframes.png", optimize=True)
+
+
+FIGURES = {"keyframes": keyframes}
+
+
+def main(argv: list[str]) -> None:
+    which = argv[0] if argv else "all"
+    work = Path(argv[1]) if len(argv) > 1 else ROOT / "runs" / "figures"
+    work.mkdir(parents=True, exist_ok=True)
+    for name, make in FIGURES.items():
+        if which in ("all", name):
+            make(work)
+            print(f"made {name}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
