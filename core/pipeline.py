@@ -631,7 +631,7 @@ def write_outputs(run: Run, *, progress: ProgressCallback = no_progress) -> list
     written = []
     audio = _audio_source(run.spec)
     for target in targets:
-        if audio is not None and target.suffix.lower() == ".mp4" and not (out.reverse or out.pingpong):
+        if audio is not None and target.suffix.lower() == ".mp4" and not (out.reverse or out.pingpong or out.seamless):
             from .video import write_video
 
             written.append(write_video(frames, target, fps=out.fps, audio_from=audio, progress=progress))
@@ -639,7 +639,8 @@ def write_outputs(run: Run, *, progress: ProgressCallback = no_progress) -> list
         written.append(
             Path(
                 write_animation(
-                    frames, target, fps=out.fps, reverse=out.reverse, pingpong=out.pingpong, loop=out.loop, progress=progress
+                    frames, target, fps=out.fps, reverse=out.reverse, pingpong=out.pingpong, loop=out.loop,
+                    seamless=out.seamless, progress=progress,
                 )
             )
         )

@@ -172,6 +172,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("output.reverse", "true or false", False, "Play the animations backwards (a zoom-in loop becomes a zoom-out).", _check_bool),
     Key("output.pingpong", "true or false", False, "Play forwards then backwards, so the animation loops without a jump.", _check_bool),
     Key("output.loop", "whole number >= 0", 0, "How many times the GIF loops (0: forever).", _check_int(low=0)),
+    Key("output.seamless", "true or false", False, "Loop without a jump: the last frames dissolve into the first, as many as it takes for the change across the wrap to be no more than 1.5 times the median change between frames (see docs/animation.md). Not with `pingpong`.", _check_bool),
 )
 
 SCHEMA_BY_PATH = {k.path: k for k in SCHEMA}
@@ -271,6 +272,7 @@ class Output:
     reverse: bool = False
     pingpong: bool = False
     loop: int = 0
+    seamless: bool = False
 
     def frame_name(self, index: int) -> str:
         return self.frame_pattern.format(index=index)
@@ -292,6 +294,7 @@ class Output:
             "reverse": self.reverse,
             "pingpong": self.pingpong,
             "loop": self.loop,
+            "seamless": self.seamless,
         }
 
 
@@ -647,7 +650,10 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
         reverse=_value(origin, outt, "output.reverse"),
         pingpong=_value(origin, outt, "output.pingpong"),
         loop=_value(origin, outt, "output.loop"),
+        seamless=_value(origin, outt, "output.seamless"),
     )
+    if output.seamless and output.pingpong:
+        raise _fail(origin, "output.seamless", "and output.pingpong both make the animation loop; set one of them to false")
     return Spec(
         name=name,
         origin=origin,

@@ -1,4 +1,4 @@
-"""`nd gif`: assemble a folder of frames, a GIF or a video into a GIF, MP4 or WebM; reverse; ping-pong."""
+"""`nd gif`: assemble a folder of frames, a GIF or a video into a GIF, MP4 or WebM; reverse; ping-pong; seamless loops."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import typer
 from rich.console import Console
 
 from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.loop import SEAM_LIMIT
 from neuralgae.core.movie import (
     ANIMATION_SUFFIXES,
     list_frames,
+    plan_loop,
     played_fps,
     read_animation,
     write_animation,
@@ -51,6 +53,7 @@ def gif_command(
     reverse: Annotated[bool, typer.Option("--reverse", help="Play backwards.")] = False,
     pingpong: Annotated[bool, typer.Option("--pingpong", help="Play forward then back, for a seamless loop.")] = False,
     loop: Annotated[int, typer.Option(help="GIF: how many times it plays; 0 means forever.")] = 0,
+    seamless: Annotated[bool, typer.Option("--seamless", help="Dissolve the last frames into the first so the loop has no jump (measured).")] = False,
 ) -> None:
     """Make a GIF or MP4 from frames; reverse or ping-pong an existing GIF or video."""
     with user_errors():
@@ -83,9 +86,14 @@ def gif_command(
                 animation = read_animation(source)
                 size = animation.size
                 rate = fps if fps is not None else (animation.fps or DEFAULT_FPS)
-                frames = spill_frames(animation, Path(scratch)) if (reverse or pingpong) else animation
+                frames = spill_frames(animation, Path(scratch)) if (reverse or pingpong or seamless) else animation
+            plan = False
+            if seamless:
+                if pingpong:
+                    raise NeuralgaeError("--seamless and --pingpong both make the animation loop; choose one of them")
+                plan = plan_loop(list(reversed(frames)) if reverse else list(frames))
             write_animation(frames, output, fps=rate, reverse=reverse, pingpong=pingpong, loop=loop,
-                            progress=counting(progress))
+                            seamless=plan, progress=counting(progress))
 
         shown = played_fps(rate, suffix)
         seconds = written / shown
@@ -94,6 +102,20 @@ def gif_command(
             f"{written} frames at {shown:g} fps ({seconds:.1f} s), {size[0]}x{size[1]}, {_human_bytes(output.stat().st_size)}",
             highlight=False,
         )
+        if plan:
+            console.print(seam_summary(plan), highlight=False)
+
+
+def seam_summary(plan) -> str:
+    """One line on what --seamless did, with the seam measured before and after."""
+    what = (
+        f"the last {plan.overlap} frames dissolve into the first" if plan.overlap
+        else "it loops seamlessly already, nothing dissolved"
+    )
+    return (
+        f"seamless: {what}; the wrap changes {plan.before:.2f}x the median frame change before, "
+        f"{plan.after:.2f}x after (seamless: at most {SEAM_LIMIT:g}x)"
+    )
 
 
 def _frame_size(path: Path) -> tuple[int, int]:

@@ -35,7 +35,7 @@ def font(size: int = 12):
 def plot(series: dict[str, list[float]], *, size=(480, 220), title="", marks=(), ylabel="") -> Image.Image:
     """A line plot of each series against its index, with optional vertical marks at some frames."""
     w, h = size
-    left, right, top, bottom = 46, 10, 24, 26
+    left, right, top, bottom = 46, 10, 40, 26
     im = Image.new("RGB", size, "white")
     d = ImageDraw.Draw(im)
     values = np.concatenate([np.asarray(v, float) for v in series.values()])
@@ -64,8 +64,8 @@ def plot(series: dict[str, list[float]], *, size=(480, 220), title="", marks=(),
     for (name, _), colour in zip(reversed(list(series.items())), reversed(COLOURS[: len(series)])):
         tw = d.textlength(name, font=font(11))
         lx -= tw + 22
-        d.line([lx, 12, lx + 14, 12], fill=colour, width=3)
-        d.text((lx + 17, 5), name, fill=(0, 0, 0), font=font(11))
+        d.line([lx, 29, lx + 14, 29], fill=colour, width=3)
+        d.text((lx + 17, 22), name, fill=(0, 0, 0), font=font(11))
     return im
 
 
@@ -131,7 +131,56 @@ def keyframes(work: Path) -> None:
     stack(chart, frames).save(IMG / "keyframes.png", optimize=True)
 
 
-FIGURES = {"keyframes": keyframes}
+def seamless(work: Path) -> None:
+    """docs/img/animation/seamless.png and .gif: a zoom loop's frame changes, plain and seamless, round the wrap."""
+    from neuralgae.core.loop import frame_change, seam_ratio
+    from neuralgae.core.movie import list_frames, plan_loop, write_animation
+    from neuralgae.core.images import load_image
+    from neuralgae.core.loop import mix
+
+    out = work / "seamless"
+    if not (out / "frame_00029.png").exists():
+        nd(
+            "run", "zoom", "--frames", "30", "--out", str(out), "--overwrite",
+            "--set", "source.resize=180x120", "--set", "renderer.octaves=2", "--set", "renderer.steps=3",
+            "--set", "output.gif=false",
+        )
+    paths = list_frames(out)
+    frames = [load_image(p) for p in paths]
+    plan = plan_loop(paths)
+    looped = [mix(frames, item) for item in plan.items]
+
+    def changes(seq):  # each played frame's change from the one before, the first one across the wrap
+        return [frame_change(seq[-1], seq[0])] + [frame_change(a, b) for a, b in zip(seq, seq[1:])]
+
+    twice = lambda c: c + c  # noqa: E731 - two times round the loop
+    chart = plot(
+        {
+            f"plain: wrap {seam_ratio(frames):.1f}x the median": twice(changes(frames)),
+            f"seamless: wrap {seam_ratio(looped):.2f}x": twice(changes(looped)),
+        },
+        size=(700, 200), title="change from the previous frame, two times round each loop",
+    )
+    names = []
+    tiles = []
+    for label, seq in (("plain", frames), ("seamless", looped)):
+        picks = [len(seq) - 3, len(seq) - 2, len(seq) - 1, 0, 1]
+        for k, i in enumerate(picks):
+            path = work / f"seam-{label}-{k}.png"
+            Image.fromarray((np.clip(seq[i], 0, 1) * 255 + 0.5).astype(np.uint8)).save(path)
+            tiles.append(path)
+            names.append(f"{label} {'last' if i == len(seq) - 1 else ('first' if i == 0 else i)}")
+    rows = [strip(tiles[:5], names[:5], height=80), strip(tiles[5:], names[5:], height=80)]
+    IMG.mkdir(parents=True, exist_ok=True)
+    stack(chart, *rows).save(IMG / "seamless.png", optimize=True)
+    small = work / "seamless-small"
+    small.mkdir(exist_ok=True)
+    for p in paths:
+        Image.open(p).convert("RGB").resize((120, 80), Image.LANCZOS).save(small / p.name)
+    write_animation(list_frames(small), IMG / "seamless.gif", fps=10, seamless=True)
+
+
+FIGURES = {"keyframes": keyframes, "seamless": seamless}
 
 
 def main(argv: list[str]) -> None:
