@@ -529,7 +529,9 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
     previous = load_image(folder / entries[-1]["file"]) if entries else None
     video = start_video(spec, run.start) if spec.source.video is not None else None
     history = [[tuple(p) for p in e["classes"]] for e in entries if e.get("classes") is not None]
-    signals = None
+    from .audio import spec_signals
+
+    signals = spec_signals(spec)  # per-frame music features, when parameters follow the [audio]
     began = time.monotonic()
     total = spec.frames
     progress(run.start, total, "resuming" if entries else "starting")
@@ -568,6 +570,8 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
         what = f"renderer '{spec.renderer.name}'"
         rendered = _check_image(_call(renderer, what, index, image, ctx, **spec.renderer.at(index, signals)), what, index)
         extra = {}
+        if signals is not None:
+            extra["audio"] = {k: round(float(v[index]), 4) for k, v in signals.features.items()}
         if video is not None:
             extra["source_frame"] = index
             if motion is not None:
@@ -648,7 +652,9 @@ def write_outputs(run: Run, *, progress: ProgressCallback = no_progress) -> list
 
 
 def _audio_source(spec: Spec) -> Path | None:
-    """The video file whose audio an MP4 output carries, or None (no video, a folder, or no audio track)."""
+    """The sound an MP4 output carries: the [audio] file, or the video's, or None (a folder, or no audio track)."""
+    if spec.audio is not None:
+        return spec.audio.path
     info = video_of(spec)
     return info.path if info is not None and info.has_audio else None
 

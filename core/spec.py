@@ -164,6 +164,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("renderer.name", "string (required)", _NONE, "The renderer that turns the current image into the next frame (`dream`, `draw`, ...). Every other key of `[renderer]` is one of its parameters (`nd plugins NAME` lists them).", _check_str),
     Key("transforms[].name", "string (required)", _NONE, "A transform applied to the previous frame before the next one is rendered; `[[transforms]]` tables apply in order. Every other key of the table is one of its parameters.", _check_str),
     Key("sampler.name", "string (required)", _NONE, "A category sampler. When `[sampler]` is present, each frame is classified by the network and the sampler chooses the classes of the next frame (passed to the renderer). Every other key is one of its parameters.", _check_str),
+    Key("audio.file", "string (path)", _NONE, 'Dream to music: a sound file (WAV, MP3, FLAC, OGG, M4A, anything ffmpeg plays), relative to the spec file (to the current folder with `--set`). Without an explicit `frames` the run lasts as long as the sound at `output.fps`; parameters may follow it (`{ audio = \"beat\", min = 0.01, max = 0.08 }`, see docs/animation.md) and an MP4 output carries it, in sync (frame *i* at *i*/fps). Not with `source.video`.', _check_str),
     Key("output.dir", "string (path)", "runs/SPEC-NAME", "Folder for the frames, `manifest.jsonl`, the resolved `spec.toml` and the animations. A relative path is relative to the current folder. `--out` overrides it.", _check_str),
     Key("output.frame_pattern", "string", DEFAULT_FRAME_PATTERN, "File name of each frame: a PNG name containing `{index}` with optional zero padding (`{index:05d}`), so that sorting the names gives the order.", _check_frame_pattern),
     Key("output.gif", "true, false or file name", False, "Write an animated GIF of all frames at the end (`true` names it after the spec).", _check_animation),
@@ -176,7 +177,7 @@ SCHEMA: tuple[Key, ...] = (
 )
 
 SCHEMA_BY_PATH = {k.path: k for k in SCHEMA}
-TOP_LEVEL_KEYS = ("description", "seed", "frames", "network", "source", "renderer", "transforms", "sampler", "output")
+TOP_LEVEL_KEYS = ("description", "seed", "frames", "network", "source", "renderer", "transforms", "sampler", "audio", "output")
 FIXED_TABLES = ("source", "output")
 
 
@@ -314,6 +315,7 @@ class Spec:
     transforms: tuple[Stage, ...]
     sampler: Stage | None
     output: Output
+    audio: Any = None  # a decoded neuralgae.core.audio.AudioTrack, or None
 
     def to_dict(self, *, include_output: bool = True) -> dict:
         """The resolved spec as plain TOML values (paths absolute, defaults filled in)."""
@@ -328,6 +330,8 @@ class Spec:
         }
         if self.sampler is not None:
             out["sampler"] = self.sampler.as_table()
+        if self.audio is not None:
+            out["audio"] = {"file": str(self.audio.path)}
         if include_output:
             out["output"] = self.output.as_table()
         return _plain(out)
@@ -422,7 +426,7 @@ def spec_relative(value: str | Path, base_dir: Path) -> Path:
     return (base_dir / Path(value).expanduser()).resolve()
 
 
-CWD_RELATIVE_KEYS = ("source.image", "source.video")
+CWD_RELATIVE_KEYS = ("source.image", "source.video", "audio.file")
 """Paths that ``--set`` takes relative to the current folder (in a spec file, to the spec's folder)."""
 
 
@@ -654,7 +658,12 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
     )
     if output.seamless and output.pingpong:
         raise _fail(origin, "output.seamless", "and output.pingpong both make the animation loop; set one of them to false")
-    return Spec(
+    audio = _audio(origin, data, base_dir, video)
+    if audio is not None and "frames" not in data:
+        from .audio import frames_for
+
+        frames = frames_for(audio.duration, output.fps)
+    spec = Spec(
         name=name,
         origin=origin,
         path=None,
@@ -667,7 +676,52 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
         transforms=stages,
         sampler=sampler,
         output=output,
+        audio=audio,
     )
+    _check_followers(origin, spec)
+    return spec
+
+
+def _audio(origin: str, data: dict, base_dir: Path, video):
+    """The decoded [audio] file, or None without an [audio] table."""
+    table = _table(origin, data, "audio")
+    if "audio" not in data:
+        return None
+    _check_keys(origin, table, [k.name for k in SCHEMA if k.table == "audio"], "audio")
+    value = _value(origin, table, "audio.file")
+    if value is None:
+        raise _fail(origin, "audio", "needs a file: add file = \"song.mp3\" (or --set audio.file=song.mp3)")
+    if video is not None:
+        raise _fail(origin, "audio", "cannot be used with source.video, which brings its own sound; remove one of them")
+    from .audio import read_audio
+
+    path = spec_relative(value, base_dir)
+    if not path.exists():
+        raise _fail(origin, "audio.file", f"'{value}' does not exist (looked for {path})")
+    try:
+        return read_audio(path)
+    except NeuralgaeError as exc:
+        raise _fail(origin, "audio.file:", str(exc)) from None
+
+
+def _check_followers(origin: str, spec: Spec) -> None:
+    """Parameters that follow the audio need an [audio] file and librosa."""
+    from .audio import follows_audio, require_librosa
+
+    followers = follows_audio(spec)
+    if not followers:
+        return
+    where, name, schedule = followers[0]
+    if spec.audio is None:
+        raise _fail(
+            origin, f"{where}.{name}",
+            f"follows the audio's '{schedule.feature}', but the spec has no [audio]; add [audio] file = \"song.mp3\" "
+            "(or --set audio.file=song.mp3)",
+        )
+    try:
+        require_librosa()
+    except NeuralgaeError as exc:
+        raise _fail(origin, f"{where}.{name}:", str(exc)) from None
 
 
 def _video_source(origin: str, src: dict, base_dir: Path):
@@ -763,7 +817,7 @@ def dumps_spec(data: dict) -> str:
     lines = ["# Resolved spec written by nd run: every value, defaults filled in.", ""]
     scalars = {k: v for k, v in data.items() if not isinstance(v, dict) and k != "transforms"}
     lines += _toml_pairs(scalars)
-    for key in ("source", "renderer", "transforms", "sampler", "output"):
+    for key in ("source", "renderer", "transforms", "sampler", "audio", "output"):
         if key == "transforms":
             for t in data.get("transforms", []):
                 lines += ["", "[[transforms]]", *_toml_pairs(t)]

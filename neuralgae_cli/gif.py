@@ -11,6 +11,7 @@ import numpy as np
 import typer
 from rich.console import Console
 
+from neuralgae.core.audio import run_soundtrack
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.loop import SEAM_LIMIT
 from neuralgae.core.movie import (
@@ -21,6 +22,7 @@ from neuralgae.core.movie import (
     read_animation,
     write_animation,
 )
+from neuralgae.core.video import write_video
 
 from .common import progress_bar, user_errors
 
@@ -49,7 +51,7 @@ def _human_bytes(n: int) -> str:
 def gif_command(
     source: Annotated[Path, typer.Argument(help="A folder of frames (natural order: frame_2 before frame_10), a GIF, or a video.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write: .gif, .mp4 or .webm.")],
-    fps: Annotated[Optional[float], typer.Option(help="Frames per second (default: the source's rate, or 12 for a folder).")] = None,
+    fps: Annotated[Optional[float], typer.Option(help="Frames per second (default: the source's rate; for a folder, its run's or 12).")] = None,
     reverse: Annotated[bool, typer.Option("--reverse", help="Play backwards.")] = False,
     pingpong: Annotated[bool, typer.Option("--pingpong", help="Play forward then back, for a seamless loop.")] = False,
     loop: Annotated[int, typer.Option(help="GIF: how many times it plays; 0 means forever.")] = 0,
@@ -78,10 +80,12 @@ def gif_command(
             return update
 
         with tempfile.TemporaryDirectory(prefix="nd-gif-") as scratch, progress_bar("writing " + output.name) as progress:
+            soundtrack = None
             if source.is_dir():
                 frames = list_frames(source)
                 size = _frame_size(frames[0])
-                rate = fps if fps is not None else DEFAULT_FPS
+                soundtrack = run_soundtrack(source)
+                rate = fps if fps is not None else (soundtrack[1] if soundtrack else DEFAULT_FPS)
             else:
                 animation = read_animation(source)
                 size = animation.size
@@ -92,8 +96,15 @@ def gif_command(
                 if pingpong:
                     raise NeuralgaeError("--seamless and --pingpong both make the animation loop; choose one of them")
                 plan = plan_loop(list(reversed(frames)) if reverse else list(frames))
-            write_animation(frames, output, fps=rate, reverse=reverse, pingpong=pingpong, loop=loop,
-                            seamless=plan, progress=counting(progress))
+            audio_note = ""
+            if soundtrack and suffix == ".mp4":
+                audio_note = _audio_note(soundtrack, rate, reverse=reverse, pingpong=pingpong, seamless=seamless)
+            if soundtrack and suffix == ".mp4" and not audio_note:
+                write_video(frames, output, fps=rate, audio_from=soundtrack[0], progress=counting(progress))
+                audio_note = f"with the run's audio, {soundtrack[0].name}"
+            else:
+                write_animation(frames, output, fps=rate, reverse=reverse, pingpong=pingpong, loop=loop,
+                                seamless=plan, progress=counting(progress))
 
         shown = played_fps(rate, suffix)
         seconds = written / shown
@@ -104,6 +115,18 @@ def gif_command(
         )
         if plan:
             console.print(seam_summary(plan), highlight=False)
+        if audio_note:
+            console.print(audio_note, highlight=False)
+
+
+def _audio_note(soundtrack, rate: float, *, reverse: bool, pingpong: bool, seamless: bool) -> str:
+    """Why the run's audio is left out of the MP4, or "" when it goes in (it must stay in sync)."""
+    path, run_fps = soundtrack
+    if reverse or pingpong or seamless:
+        return f"audio left out: the run's {path.name} would not match frames played out of order"
+    if abs(rate - run_fps) > 1e-9:
+        return f"audio left out: the run played at {run_fps:g} fps, so {path.name} would drift at {rate:g} fps (leave out --fps to keep it)"
+    return ""
 
 
 def seam_summary(plan) -> str:

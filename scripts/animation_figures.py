@@ -180,7 +180,23 @@ def seamless(work: Path) -> None:
     write_animation(list_frames(small), IMG / "seamless.gif", fps=10, seamless=True)
 
 
-FIGURES = {"keyframes": keyframes, "seamless": seamless}
+def beat(work: Path) -> None:
+    """plugins/specs/music-beat.flac: the synthetic beat the built-in spec 'music' dances to (8 s, 120 bpm)."""
+    from neuralgae.core.audio import synthetic_beat, write_wav
+
+    samples, _ = synthetic_beat(8.0, bpm=120.0)
+    wav = write_wav(work / "music-beat.wav", samples)
+    target = ROOT / "plugins" / "specs" / "music-beat.flac"
+    import imageio_ffmpeg
+
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-i", str(wav), "-c:a", "flac", "-map_metadata", "-1",
+         "-fflags", "+bitexact", "-flags:a", "+bitexact", str(target)],
+        check=True,
+    )
+
+
+FIGURES = {"keyframes": keyframes, "seamless": seamless, "beat": beat}
 
 
 def main(argv: list[str]) -> None:
