@@ -51,7 +51,7 @@ def _human_bytes(n: int) -> str:
 def gif_command(
     source: Annotated[Path, typer.Argument(help="A folder of frames (natural order: frame_2 before frame_10), a GIF, or a video.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write: .gif, .mp4 or .webm.")],
-    fps: Annotated[Optional[float], typer.Option(help="Frames per second (default: the source's rate; for a folder, its run's or 12).")] = None,
+    fps: Annotated[Optional[float], typer.Option(help="Frames per second (default: the source's rate; for a folder 12, or its run's rate when it dreamed to music).")] = None,
     reverse: Annotated[bool, typer.Option("--reverse", help="Play backwards.")] = False,
     pingpong: Annotated[bool, typer.Option("--pingpong", help="Play forward then back, for a seamless loop.")] = False,
     loop: Annotated[int, typer.Option(help="GIF: how many times it plays; 0 means forever.")] = 0,

@@ -1,6 +1,6 @@
 """Render the pictures of docs/animation.md and docs/spec.md: schedules, seamless loops, music, tiles.
 
-Usage: .venv/bin/python scripts/animation_figures.py [keyframes|seamless|music|all] [WORK_DIR]
+Usage: .venv/bin/python scripts/animation_figures.py [keyframes|seamless|beat|music|all] [WORK_DIR]
 
 Every run is small (a few frames of about 160 px, 1-2 octaves of 2-3 steps)
 so the whole set renders in a few minutes on a 2-core CPU. Plots are drawn
@@ -196,7 +196,35 @@ def beat(work: Path) -> None:
     )
 
 
-FIGURES = {"keyframes": keyframes, "seamless": seamless, "beat": beat}
+def music(work: Path) -> None:
+    """docs/img/animation/music.png and music.mp4: the built-in 'music' spec on its generated beat, small."""
+    out = work / "music"
+    if not (out / "music.mp4").exists():
+        nd(
+            "run", "music", "--out", str(out), "--overwrite",
+            "--set", "source.resize=180x120", "--set", "renderer.octaves=2", "--set", "renderer.steps=3",
+        )
+    entries = manifest(out)
+    beat = [e["audio"]["beat"] for e in entries]
+    zoom = [(e["transforms"][0]["scale"] - 0.01) / 0.07 if e["transforms"] else 0.0 for e in entries]
+    bass = [e["audio"]["bass"] for e in entries]
+    hue = [e["transforms"][1]["degrees"] / 24 if e["transforms"] else 0.0 for e in entries]
+    first_beat = next(i for i, b in enumerate(beat) if b and i > 20)
+    shown = list(range(first_beat - 1, first_beat + 5))
+    frames = strip([out / entries[i]["file"] for i in shown], [f"frame {i}" + (" (beat)" if beat[i] else "") for i in shown], height=90)
+    width = max(frames.width, 720)
+    top = plot({"beat": beat, "zoom scale, 0.01 to 0.08": zoom}, size=(width, 190),
+               title="the beat per frame and the zoom that follows it (smooth = 0.25 s)", marks=shown)
+    mid = plot({"bass": bass, "hue shift, 0 to 24 degrees": hue}, size=(width, 170),
+               title="the bass and the hue shift that follows it (smooth = 0.3 s)")
+    IMG.mkdir(parents=True, exist_ok=True)
+    stack(top, mid, frames).save(IMG / "music.png", optimize=True)
+    import shutil
+
+    shutil.copyfile(out / "music.mp4", IMG / "music.mp4")
+
+
+FIGURES = {"keyframes": keyframes, "seamless": seamless, "beat": beat, "music": music}
 
 
 def main(argv: list[str]) -> None:
