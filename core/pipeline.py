@@ -48,6 +48,7 @@ from .components import FrameContext, ProgressCallback, RenderContext, SamplerCo
 from .errors import NeuralgaeError
 from .images import as_rgb_float, atomic_write, load_image, resize, save_image, smooth_noise, to_uint8
 from .plugins import PluginError, PluginHost
+from .schedule import ScheduledComponent
 from .spec import Spec, dumps_spec, first_difference, read_toml
 
 MANIFEST = "manifest.jsonl"
@@ -532,6 +533,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
     from .audio import spec_signals
 
     signals = spec_signals(spec)  # per-frame music features, when parameters follow the [audio]
+    renderer = ScheduledComponent(renderer, signals)  # called with each frame's scheduled values
     began = time.monotonic()
     total = spec.frames
     progress(run.start, total, "resuming" if entries else "starting")
@@ -568,10 +570,8 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
             progress=frame_progress,
         )
         what = f"renderer '{spec.renderer.name}'"
-        rendered = _check_image(_call(renderer, what, index, image, ctx, **spec.renderer.at(index, signals)), what, index)
+        rendered = _check_image(_call(renderer, what, index, image, ctx, **spec.renderer.params), what, index)
         extra = {}
-        if signals is not None:
-            extra["audio"] = {k: round(float(v[index]), 4) for k, v in signals.features.items()}
         if video is not None:
             extra["source_frame"] = index
             if motion is not None:
@@ -585,6 +585,8 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
                     )
                 rendered = coherent_result(image, rendered, motion, weight=spec.source.coherence)
                 extra["warp_error"] = round(warp_error(previous, quantise(rendered), motion), 6)
+        if signals is not None:
+            extra["audio"] = {k: round(float(v[index]), 4) for k, v in signals.features.items()}
         pixels = to_uint8(rendered)
         record = FrameRecord(
             index=index,

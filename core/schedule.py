@@ -236,6 +236,24 @@ def resolve(params: Mapping, frame: int, signals: FrameSignals | None = None) ->
     return {k: (v.at(frame, signals) if is_schedule(v) else v) for k, v in params.items()}
 
 
+class ScheduledComponent:
+    """A component called with each frame's values: ``(input, ctx, **params)`` with schedules resolved at ``ctx.index``.
+
+    ``signals`` are the run's audio features (None without audio). Every
+    other attribute (``source``, ``name``...) is the component's.
+    """
+
+    def __init__(self, component, signals: FrameSignals | None = None):
+        self._component = component
+        self._signals = signals
+
+    def __call__(self, first, ctx, **params):
+        return self._component(first, ctx, **resolve(params, ctx.index, self._signals))
+
+    def __getattr__(self, name):
+        return getattr(self._component, name)
+
+
 def has_schedules(params: Mapping) -> bool:
     return any(is_schedule(v) for v in params.values())
 
