@@ -62,12 +62,23 @@ class CircularPad(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        rows, cols, row_weight, col_weight = ctx.saved_tensors
         h, w = ctx.size
-        g = grad * row_weight.to(grad.dtype)[:, None] * col_weight.to(grad.dtype)[None, :]
-        folded_rows = g.new_zeros(*g.shape[:2], h, g.shape[3]).index_add_(2, rows, g)
-        folded = g.new_zeros(*g.shape[:2], h, w).index_add_(3, cols, folded_rows)
-        return folded, None
+        return _fold(grad, h, w, *ctx.saved_tensors), None
+
+
+def _fold(grad, h, w, rows, cols, row_weight, col_weight) -> torch.Tensor:
+    g = grad * row_weight.to(grad.dtype)[:, None] * col_weight.to(grad.dtype)[None, :]
+    folded_rows = g.new_zeros(*g.shape[:2], h, g.shape[3]).index_add_(2, rows, g)
+    return g.new_zeros(*g.shape[:2], h, w).index_add_(3, cols, folded_rows)
+
+
+def fold(grad: torch.Tensor, height: int, width: int, pad: int) -> torch.Tensor:
+    """The gradient of a circularly padded image folded back onto the image (the backward of :func:`circular_pad`)."""
+    if pad == 0:
+        return grad
+    rows, row_weight = _axis(height, pad, grad.device)
+    cols, col_weight = _axis(width, pad, grad.device)
+    return _fold(grad, height, width, rows, cols, row_weight, col_weight)
 
 
 def circular_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
@@ -119,6 +130,37 @@ def circular_resize(t: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
 def octave_resize(net, t: torch.Tensor, shape: tuple[int, int], plain):
     """How a dream carries an image between octave sizes: circularly for a :class:`TileableNetwork`, else ``plain``."""
     return circular_resize(t, shape) if isinstance(net, TileableNetwork) else plain(t, shape)
+
+
+# -- deepdraw on the torus -------------------------------------------------------------------
+
+
+def torus_ops(canvas_gradient, gaussian_blur):
+    """deepdraw's canvas gradient, blur and resize, made to wrap around (:func:`neuralgae.core.draw.render_draw`).
+
+    The gradient: the canvas (and each aim mask) padded circularly, the
+    step's gradient computed on the padded canvas (its tiles and random
+    views see wrapped content) and folded back. The blur: on the canvas
+    padded by the kernel's radius, cropped back, so it smooths across the
+    wrap. The resize between octaves: :func:`circular_resize`.
+    """
+
+    def gradient(net, canvas, targets, masks, settings, tile, rng):
+        h, w = canvas.shape[-2:]
+        pad = pad_for(h, w)
+        padded = circular_pad(canvas, pad)
+        padded_masks = [None if m is None else circular_pad(m, pad) for m in masks]
+        grad, value = canvas_gradient(net, padded, targets, padded_masks, settings, tile, rng)
+        return fold(grad, h, w, pad), value
+
+    def blur(x, sigma):
+        if sigma < 0.3:
+            return x
+        r = int(np.ceil(3 * sigma)) + 1
+        h, w = x.shape[-2:]
+        return gaussian_blur(circular_pad(x, r), sigma)[:, :, r : r + h, r : r + w]
+
+    return gradient, blur, circular_resize
 
 
 # -- start images and the seam ------------------------------------------------------------

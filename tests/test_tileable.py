@@ -110,3 +110,27 @@ def test_a_spec_can_ask_for_tileable(tmp_path):
     path.write_text('[source]\nnoise = "64x64"\n[renderer]\nname = "dream"\ntileable = true\n', encoding="utf-8")
     spec = load_spec(path, host=PluginHost(entry_points=False))
     assert spec.renderer.params["tileable"] is True
+
+
+def test_a_tileable_drawing_has_no_seam(net):
+    from neuralgae.core.draw import start_canvas
+    from neuralgae.plugins.draw import draw
+
+    start = start_canvas(96, 96, np.random.default_rng(0))
+    settings = dict(classes=["goldfish"], preset="fast", steps=4)
+    out = draw(start, RenderContext(network=net, rng=np.random.default_rng(0)), tileable=True, **settings)
+    assert max(seam_ratios(out)) <= SEAM_LIMIT
+    plain = draw(start, RenderContext(network=net, rng=np.random.default_rng(0)), **settings)
+    assert min(seam_ratios(plain)) > 1.5 * SEAM_LIMIT
+
+
+def test_the_torus_blur_smooths_across_the_wrap():
+    from neuralgae.core.draw_views import gaussian_blur
+    from neuralgae.core.tileable import torus_ops
+
+    _, blur, _ = torus_ops(None, gaussian_blur)
+    x = torch.zeros(1, 1, 16, 16)
+    x[0, 0, :, 0] = 1.0  # a line on the left edge: a torus blur spreads it to the right edge too
+    out = blur(x, 1.0)
+    assert out[0, 0, 5, 15] > 0.1 and torch.allclose(out[0, 0, 5, 15], out[0, 0, 5, 1], atol=1e-6)
+    assert gaussian_blur(x, 1.0)[0, 0, 5, 15] < 1e-6
