@@ -151,7 +151,10 @@ def torus_ops(canvas_gradient, gaussian_blur):
         padded = circular_pad(canvas, pad)
         padded_masks = [None if m is None else circular_pad(m, pad) for m in masks]
         grad, value = canvas_gradient(net, padded, targets, padded_masks, settings, tile, rng)
-        return fold(grad, h, w, pad), value
+        folded = fold(grad, h, w, pad)
+        # deepdraw's gradient comes normalised; the crossfaded copies of a pixel are not the same
+        # gradient, so their mix is weaker: give it back the size the step expects.
+        return folded * (grad.abs().mean() / (folded.abs().mean() + 1e-12)), value
 
     def blur(x, sigma):
         if sigma < 0.3:

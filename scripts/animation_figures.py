@@ -1,6 +1,6 @@
 """Render the pictures of docs/animation.md and docs/spec.md: schedules, seamless loops, music, tiles.
 
-Usage: .venv/bin/python scripts/animation_figures.py [keyframes|seamless|beat|music|all] [WORK_DIR]
+Usage: .venv/bin/python scripts/animation_figures.py [keyframes|seamless|beat|music|tileable|all] [WORK_DIR]
 
 Every run is small (a few frames of about 160 px, 1-2 octaves of 2-3 steps)
 so the whole set renders in a few minutes on a 2-core CPU. Plots are drawn
@@ -224,7 +224,40 @@ def music(work: Path) -> None:
     shutil.copyfile(out / "music.mp4", IMG / "music.mp4")
 
 
-FIGURES = {"keyframes": keyframes, "seamless": seamless, "beat": beat, "music": music}
+def tileable(work: Path) -> None:
+    """docs/img/animation/tileable-dream.jpg and tileable-draw.jpg: 3x3 repetitions, plain beside tileable."""
+    import torch
+
+    from neuralgae.core.components import RenderContext
+    from neuralgae.core.draw import start_canvas
+    from neuralgae.core.efficientnet_lite import load_efficientnet_lite0
+    from neuralgae.core.images import smooth_noise
+    from neuralgae.core.tileable import seam_ratios, tiled
+    from neuralgae.plugins.draw import draw
+    from neuralgae.plugins.renderers import dream
+
+    torch.set_num_threads(2)
+    net = load_efficientnet_lite0()
+
+    def ctx():
+        return RenderContext(network=net, rng=np.random.default_rng(7))
+
+    def pair(plain: np.ndarray, tile: np.ndarray, name: str) -> None:
+        gap = np.ones((plain.shape[0] * 3, 12, 3), np.float32)
+        both = np.concatenate([tiled(plain), gap, tiled(tile)], axis=1)
+        Image.fromarray((np.clip(both, 0, 1) * 255 + 0.5).astype(np.uint8)).save(IMG / name, quality=90)
+        print(name, "seam plain", np.round(seam_ratios(plain), 2), "tileable", np.round(seam_ratios(tile), 2))
+
+    IMG.mkdir(parents=True, exist_ok=True)
+    start = smooth_noise(160, 160, np.random.default_rng(7))
+    options = dict(layers="block10", octaves=3, steps=8, step_size=0.015)
+    pair(dream(start, ctx(), **options), dream(start, ctx(), tileable=True, **options), "tileable-dream.jpg")
+    canvas = start_canvas(128, 128, np.random.default_rng(7))
+    options = dict(classes=["goldfish"], preset="fast", steps=24)
+    pair(draw(canvas, ctx(), **options), draw(canvas, ctx(), tileable=True, **options), "tileable-draw.jpg")
+
+
+FIGURES = {"keyframes": keyframes, "seamless": seamless, "beat": beat, "music": music, "tileable": tileable}
 
 
 def main(argv: list[str]) -> None:
