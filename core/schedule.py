@@ -292,28 +292,43 @@ PROBE_SIZE = 16
 """Side in pixels of the grey image a transform's schedule values are checked on."""
 
 
+CHECK_ATTRIBUTE = "check_params"
+"""A renderer may carry ``function.check_params(**params)``: a cheap check of its parameters' limits
+(raising NeuralgaeError), which its schedules are tried against before any frame is rendered."""
+
+
 def check_schedules(kind: str, component, params: Mapping, *, where: str, transforms: Mapping | None = None) -> None:
     """Check a stage's schedules against the component's limits before any frame is rendered.
 
     Transforms and samplers are cheap, so each schedule value is tried on a
-    tiny grey image (or flat class probabilities); a renderer is too costly to
-    try, so its schedules are checked against the parameter's type only and
-    its own limits speak when a frame reaches the value.
+    tiny grey image (or flat class probabilities). A renderer is too costly
+    to run on a probe: its schedules are tried against its
+    :data:`CHECK_ATTRIBUTE` function when it has one (the built-in ``dream``
+    does), else against the parameter's type only, and its own limits speak
+    when a frame reaches the value.
     """
-    if kind not in ("transform", "sampler") or not has_schedules(params):
+    if not has_schedules(params):
         return
     from .components import FrameContext, SamplerContext
 
     rng = np.random.default_rng(0)
-    if kind == "transform":
+    if kind == "renderer":
+        check = getattr(component.function, CHECK_ATTRIBUTE, None)
+        if check is None:
+            return
+
+        def call(values):
+            check(**values)
+    elif kind == "transform":
         image = np.full((PROBE_SIZE, PROBE_SIZE, 3), 0.5, np.float32)
 
         def call(values):
             component(image.copy(), FrameContext(index=0, total=1, rng=rng, transforms=dict(transforms or {})), **values)
-    else:
+    elif kind == "sampler":
         probs = np.full(1000, 1 / 1000)
 
         def call(values):
             component(probs.copy(), SamplerContext(index=0, rng=rng, history=[]), **values)
-
+    else:
+        return
     probe_limits(call, params, where=where)

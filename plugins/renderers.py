@@ -63,6 +63,17 @@ def dream(
     return keep_colours(image, out) if original_colors else out
 
 
+def _check_dream(*, octaves, octave_scale, steps, step_size, jitter, tile_size, tile_overlap, tiling, **_) -> None:
+    """The dream's limits, without dreaming: what its schedules are checked against before a run."""
+    DreamSettings(
+        octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
+        jitter=jitter, tile_size=tile_size, tile_overlap=tile_overlap, tiling=tiling,
+    ).validate()
+
+
+dream.check_params = _check_dream
+
+
 @hookimpl
 def register_renderers(register):
     register(dream)

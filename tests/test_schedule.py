@@ -230,3 +230,14 @@ def test_nested_steps_of_a_chain_follow_their_schedules():
         ctx = FrameContext(index=index, total=11, rng=np.random.default_rng(0), transforms=registry)
         _, params = T.resolve_step(step, ctx, where="chain")
         assert params["scale"] == pytest.approx(expected)
+
+
+def test_a_renderers_schedule_is_checked_against_its_check_params(tmp_path):
+    # The real dream renderer declares its limits (check_params): a step size of 2 is refused before any work.
+    host = PluginHost(entry_points=False)
+    text = '[source]\nnoise = "64x64"\n[renderer]\nname = "dream"\nstep_size = { keys = [[0, 0.01], [59, 2.0]] }\n'
+    with pytest.raises(NeuralgaeError) as info:
+        make_spec(tmp_path, host, text)
+    assert "renderer (dream): parameter 'step_size': its schedule reaches 2.0, which the component refuses: step size must be above 0 and at most 1" in str(info.value)
+    # a renderer without check_params (the fake dream) is checked against the type only
+    assert make_spec(tmp_path, fake_host(), SPEC.replace("[5, 12]", "[5, 500]")).renderer.at(5)["steps"] == 500
