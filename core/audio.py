@@ -304,11 +304,11 @@ class AudioFollow:
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def curve(self, signals: FrameSignals) -> np.ndarray:
-        key = id(signals)
-        if key not in self._cache:
-            self._cache.clear()
-            self._cache[key] = release(signals.features[self.feature], fps=signals.fps, seconds=self.smooth)
-        return self._cache[key]
+        """The feature's per-frame curve with ``smooth`` applied, computed once per run's signals."""
+        cached = self._cache.get("signals")
+        if cached is None or cached[0] is not signals:  # the signals are held, so their identity stays theirs
+            self._cache["signals"] = (signals, release(signals.features[self.feature], fps=signals.fps, seconds=self.smooth))
+        return self._cache["signals"][1]
 
     def value(self, frame: int, signals: FrameSignals | None) -> float:
         if signals is None:

@@ -168,7 +168,7 @@ def parse_keyframes(table: Mapping, *, kind: type, label: str) -> Keyframes:
 # -- signals from audio (filled in by neuralgae.core.audio) ------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FrameSignals:
     """Per-frame features of a run's audio, each an array with one value in [0, 1] per frame.
 
