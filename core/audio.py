@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import NeuralgaeError, did_you_mean
-from .schedule import FrameSignals
+from .schedule import FrameSignals, Schedule
 
 SAMPLE_RATE = 22050
 """Audio is analysed at this rate, mono (librosa's default; enough for 11 kHz of treble)."""
@@ -293,7 +293,7 @@ def release(curve: np.ndarray, *, fps: float, seconds: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class AudioFollow:
+class AudioFollow(Schedule):
     """A parameter that follows a feature of the run's audio: ``min + (max - min) * feature`` on each frame."""
 
     feature: str

@@ -83,8 +83,14 @@ def is_schedule_table(value) -> bool:
 # -- keyframes ---------------------------------------------------------------------------
 
 
+class Schedule:
+    """What a parameter given as a schedule holds: ``at(frame, signals)`` is its value on a frame,
+    ``probe_values()`` the values to check against the component's limits, ``as_table()`` the
+    spec's table. :class:`Keyframes` and :class:`~neuralgae.core.audio.AudioFollow` are the two kinds."""
+
+
 @dataclass(frozen=True)
-class Keyframes:
+class Keyframes(Schedule):
     """A keyframed parameter: ``keys`` ((frame, value), ...) in strictly increasing frame order.
 
     ``whole`` rounds the value to the nearest whole number (for ``int``
@@ -180,17 +186,9 @@ class FrameSignals:
     fps: float
     duration: float
 
-    def value(self, feature: str, frame: int) -> float:
-        curve = self.features[feature]
-        return float(curve[frame]) if 0 <= frame < len(curve) else 0.0
-
-
-Schedule = typing.Any
-"""A :class:`Keyframes` or an :class:`~neuralgae.core.audio.AudioFollow`: anything with ``at``, ``probe_values`` and ``as_table``."""
-
 
 def is_schedule(value) -> bool:
-    return hasattr(value, "at") and hasattr(value, "as_table") and hasattr(value, "probe_values")
+    return isinstance(value, Schedule)
 
 
 def parse_schedule(table: Mapping, *, kind: type, label: str) -> Schedule:
