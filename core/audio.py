@@ -191,7 +191,7 @@ def analyse(track: AudioTrack, *, fps: float, frames: int) -> FrameSignals:
     features = {
         "onset": _per_frame(_unit(onset), times, fps, audible, np.max),
         "beat": _beat_frames(librosa, onset, sr, fps, audible),
-        "loudness": _loudness(librosa, y, fps, audible),
+        "loudness": _loudness(librosa, y, sr, fps, audible),
     }
     spectrum = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
     freqs = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)
@@ -265,9 +265,9 @@ def _beat_frames(librosa, onset, sr, fps, frames) -> np.ndarray:
     return out
 
 
-def _loudness(librosa, y, fps, frames) -> np.ndarray:
+def _loudness(librosa, y, sr, fps, frames) -> np.ndarray:
     rms = librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP)[0]
-    times = librosa.times_like(rms, sr=SAMPLE_RATE, hop_length=HOP)
+    times = librosa.times_like(rms, sr=sr, hop_length=HOP)
     per = _per_frame(rms, times, fps, frames, lambda c: float(np.sqrt(np.mean(c**2))))
     peak = float(per.max()) if per.size else 0.0
     if peak <= 0:

@@ -249,6 +249,8 @@ class ScheduledComponent:
         return self._component(first, ctx, **resolve(params, ctx.index, self._signals))
 
     def __getattr__(self, name):
+        if name in ("_component", "_signals"):  # not set yet (copy, pickle): no endless lookup
+            raise AttributeError(name)
         return getattr(self._component, name)
 
 

@@ -102,6 +102,8 @@ class TileableNetwork:
         return self._net.features(circular_pad(x, pad_for(x.shape[-2], x.shape[-1], self._pad)), layers)
 
     def __getattr__(self, name):
+        if name in ("_net", "_pad"):  # not set yet (copy, pickle): no endless lookup
+            raise AttributeError(name)
         return getattr(self._net, name)
 
 
