@@ -191,12 +191,16 @@ class FrameContext:
     seed and the frame index, so resumed runs see the same numbers).
     ``transforms`` maps names to every registered transform, so a composite
     transform (sub-region affines, chains) can apply others by name.
+    ``signals`` holds the run's per-frame audio features
+    (:class:`~neuralgae.core.schedule.FrameSignals`) when the spec has an
+    ``[audio]`` table, so nested steps can follow the music too (None otherwise).
     """
 
     index: int
     total: int
     rng: np.random.Generator
     transforms: dict = field(default_factory=dict)
+    signals: Any = None
 
 
 @dataclass

@@ -40,6 +40,7 @@ from .images import smooth_noise
 from .network import Network, check_layer, loss_scale, network_device
 from .parameterisation import precondition
 from .prior import student_t_penalty
+from .tileable import torus_ops
 
 MIN_SIDE = 32
 LOGITS = "logits"
@@ -319,6 +320,7 @@ def render_draw(
     clip_mask: np.ndarray | None = None,
     progress: ProgressCallback = no_progress,
     on_step=None,
+    tileable: bool = False,
 ) -> np.ndarray:
     """Draw ``targets`` into ``image`` (H, W, 3 float in [0, 1]); returns an image of the same size.
 
@@ -335,13 +337,16 @@ def render_draw(
     clip_mask : (H, W) in [0, 1]; outside it the starting image is kept.
     progress : ``progress(done, total, message)`` after every step.
     on_step : optional ``on_step(iteration, objective)`` (tests, benchmarks).
+    tileable : draw on the torus, so the drawing wraps around (:func:`neuralgae.core.tileable.torus_ops`).
     """
     with flush_denormals():
         return _render(net, image, targets, settings=settings, rng=rng, keep_image=keep_image,
-                       clip_mask=clip_mask, progress=progress, on_step=on_step)
+                       clip_mask=clip_mask, progress=progress, on_step=on_step, tileable=tileable)
 
 
-def _render(net, image, targets, *, settings, rng, keep_image, clip_mask, progress, on_step) -> np.ndarray:
+def _render(net, image, targets, *, settings, rng, keep_image, clip_mask, progress, on_step, tileable=False) -> np.ndarray:
+    plain = (canvas_gradient, gaussian_blur, resize_tensor)
+    gradient_of, blur, resize = torus_ops(canvas_gradient, gaussian_blur) if tileable else plain
     settings.validate()
     check_layer(net, LOGITS)
     image = np.asarray(image, dtype=np.float32)
@@ -364,24 +369,24 @@ def _render(net, image, targets, *, settings, rng, keep_image, clip_mask, progre
     for n, octave in enumerate(settings.octaves):
         shape = octave_shape(H, W, octave.scale)
         if keep_image:
-            new_base = resize_tensor(original, shape)
-            canvas = new_base + resize_tensor(canvas - base, shape)
+            new_base = resize(original, shape)
+            canvas = new_base + resize(canvas - base, shape)
             base = new_base
         else:
-            canvas = resize_tensor(canvas, shape)
-            base = resize_tensor(original, shape)
-        masks = [None if m is None else resize_tensor(m, shape) for m in full_masks]
-        clip_o = None if clip is None else resize_tensor(clip, shape)
+            canvas = resize(canvas, shape)
+            base = resize(original, shape)
+        masks = [None if m is None else resize(m, shape) for m in full_masks]
+        clip_o = None if clip is None else resize(clip, shape)
         for i in range(octave.iterations):
             sigma, step = octave.at(i)
-            grad, value = canvas_gradient(net, canvas, targets, masks, settings, tile, rng)
+            grad, value = gradient_of(net, canvas, targets, masks, settings, tile, rng)
             if clip_o is not None:
                 grad = grad * clip_o
             canvas = canvas + step * grad
             if keep_image:
-                canvas = base + gaussian_blur(canvas - base, sigma)
+                canvas = base + blur(canvas - base, sigma)
             else:
-                canvas = gaussian_blur(canvas, sigma)
+                canvas = blur(canvas, sigma)
             canvas = canvas.clamp(0.0, 1.0)
             if clip_o is not None:
                 canvas = base * (1 - clip_o) + canvas * clip_o
@@ -389,9 +394,9 @@ def _render(net, image, targets, *, settings, rng, keep_image, clip_mask, progre
             if on_step is not None:
                 on_step(done, float(value))  # waits for the device: only when asked
             progress(done, total, f"octave {n + 1}/{len(settings.octaves)}")
-    canvas = resize_tensor(canvas, (H, W))
+    canvas = resize(canvas, (H, W))
     if keep_image:
-        canvas = original + (canvas - resize_tensor(base, (H, W)))
+        canvas = original + (canvas - resize(base, (H, W)))
     if clip is not None:
         canvas = original * (1 - clip) + canvas * clip
     return to_image(canvas.clamp(0.0, 1.0))

@@ -23,6 +23,7 @@ from .images import resize
 from .network import LayerSelection, Network, check_layer, loss_scale, network_device, network_precision
 from .objectives import Objective, dream_objective, guided
 from .tiling import tile_boxes
+from .tileable import octave_resize
 
 MIN_SIDE = 32
 
@@ -299,8 +300,8 @@ def dream(
     done = 0
     with torch.no_grad():
         for octave, shape in enumerate(shapes):
-            base = _tensor_resize(original, shape).contiguous()
-            current = _tensor_resize(detail, shape).add_(base).clamp_(0.0, 1.0)
+            base = octave_resize(net, original, shape, _tensor_resize).contiguous()
+            current = octave_resize(net, detail, shape, _tensor_resize).add_(base).clamp_(0.0, 1.0)
             del detail
             octave_settings = fit_to_device(settings, current, network_precision(net))
             for _ in range(settings.steps):

@@ -71,7 +71,10 @@ def register_renderers(register):
     :param register: ``register(function, *, name=None)``. ``function(image,
         ctx, **params)`` takes a float32 (H, W, 3) image and a
         :class:`neuralgae.core.components.RenderContext` (network, classes,
-        rng, progress) and returns the rendered image.
+        rng, progress) and returns the rendered image. A renderer may carry
+        ``function.check_params(**params)``, a cheap check of its limits
+        that raises ``NeuralgaeError``; schedules of its parameters are
+        tried against it before any frame is rendered.
     """
 
 

@@ -28,6 +28,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from .components import ProgressCallback, no_progress
 from .errors import NeuralgaeError
 from .images import atomic_write, load_image, to_uint8
+from .loop import Seamless, plan_seamless, reduce_for_measure, seamless_frames
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 """Image files :func:`list_frames` picks up from a folder."""
@@ -239,6 +240,30 @@ def read_animation(path: str | os.PathLike) -> Animation:
     )
 
 
+# --------------------------------------------------------------------------- seamless loops
+
+
+def plan_loop(frames: Sequence[Path | np.ndarray]) -> Seamless:
+    """Measure frames (paths or arrays, in play order) and plan the dissolve that makes them loop seamlessly.
+
+    Each frame is decoded once and reduced for measuring; frames of different
+    sizes are refused here, before anything is written.
+    """
+    reduced = []
+    first = None
+    for index, frame in enumerate(frames):
+        array = _as_uint8_frame(frame, index)
+        if first is None:
+            first = (array.shape, _describe(index, frame))
+        elif array.shape != first[0]:
+            raise NeuralgaeError(
+                f"frames differ in size: {first[1]} is {first[0][1]}x{first[0][0]} but "
+                f"{_describe(index, frame)} is {array.shape[1]}x{array.shape[0]}; give frames of one size"
+            )
+        reduced.append(reduce_for_measure(array))
+    return plan_seamless(reduced)
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -398,6 +423,7 @@ def write_animation(
     reverse: bool = False,
     pingpong: bool = False,
     loop: int = 0,
+    seamless: bool | Seamless = False,
     progress: ProgressCallback = no_progress,
 ) -> Path:
     """Write frames as a GIF, MP4 or WebM, chosen by the suffix of ``out``; return ``out``.
@@ -421,6 +447,12 @@ def write_animation(
         Play order, see :func:`frame_order`.
     loop
         GIF only: how many times the animation plays; 0 means forever.
+    seamless
+        Dissolve the last frames into the first so the loop has no jump
+        (:mod:`neuralgae.core.loop`; the overlap is measured on the frames,
+        after ``reverse``); or a :class:`~neuralgae.core.loop.Seamless`
+        plan from :func:`plan_loop` for these frames. Not with ``pingpong``,
+        which loops by itself.
     progress
         ``progress(done, total, message)`` after each frame.
 
@@ -443,8 +475,11 @@ def write_animation(
     if isinstance(loop, bool) or not isinstance(loop, (int, np.integer)) or loop < 0:
         raise NeuralgaeError(f"loop must be a whole number of plays, 0 for forever; got {loop!r}")
 
+    if seamless is not False and pingpong:
+        raise NeuralgaeError("seamless and pingpong both make the animation loop; choose one of them")
+
     order = None
-    if reverse or pingpong:
+    if reverse or pingpong or seamless is not False:
         if not isinstance(frames, Sequence):
             frames = list(frames)
         order = frame_order(len(frames), reverse=reverse, pingpong=pingpong)
@@ -453,7 +488,14 @@ def write_animation(
         total = len(frames)
     else:
         total = getattr(frames, "frame_count", None) or 0
-    decoded = _checked(_ordered_frames(frames, order), _describe)
+    if seamless is not False:
+        played = [frames[i] for i in order]
+        plan = seamless if isinstance(seamless, Seamless) else plan_loop(played)
+        total = len(plan.items)
+        mixed = seamless_frames(lambda i: _as_uint8_frame(played[i], i), plan)
+        decoded = _checked(enumerate(mixed), _describe)
+    else:
+        decoded = _checked(_ordered_frames(frames, order), _describe)
 
     written = 0
 

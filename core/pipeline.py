@@ -49,6 +49,7 @@ from .errors import NeuralgaeError
 from .images import as_rgb_float, atomic_write, load_image, resize, save_image, smooth_noise, to_uint8
 from .network import network_device, placement_record
 from .plugins import PluginError, PluginHost
+from .schedule import ScheduledComponent
 from .spec import Spec, dumps_spec, first_difference, read_toml
 
 MANIFEST = "manifest.jsonl"
@@ -433,13 +434,16 @@ def _call(component, what: str, frame: int, *args, **params):
         raise PluginError(f"{what} (from {component.source}) failed on frame {frame}: {type(exc).__name__}: {exc}") from exc
 
 
-def apply_transforms(image: np.ndarray, spec: Spec, host: PluginHost, index: int) -> np.ndarray:
-    """Apply the spec's transform chain in order, each with its own generator for this frame."""
+def apply_transforms(image: np.ndarray, spec: Spec, host: PluginHost, index: int, signals=None) -> np.ndarray:
+    """Apply the spec's transform chain in order, each with its own generator and this frame's scheduled values."""
     for i, stage in enumerate(spec.transforms):
         component = host.get("transform", stage.name)
-        ctx = FrameContext(index=index, total=spec.frames, rng=frame_rng(spec.seed, index, TRANSFORM_STREAM, i), transforms=host.transforms)
+        ctx = FrameContext(
+            index=index, total=spec.frames, rng=frame_rng(spec.seed, index, TRANSFORM_STREAM, i),
+            transforms=host.transforms, signals=signals,
+        )
         what = f"transform '{stage.name}' (transforms[{i}])"
-        image = _check_image(_call(component, what, index, image, ctx, **stage.params), what, index, image.shape)
+        image = _check_image(_call(component, what, index, image, ctx, **stage.at(index, signals)), what, index, image.shape)
     return image
 
 
@@ -455,13 +459,13 @@ def first_classes(spec: Spec, num_classes: int) -> list[tuple[int, float]]:
     return [(int(i), 1.0) for i in picks]
 
 
-def sample_classes(spec: Spec, host: PluginHost, probs: np.ndarray, index: int, history: list) -> list[tuple[int, float]]:
+def sample_classes(spec: Spec, host: PluginHost, probs: np.ndarray, index: int, history: list, signals=None) -> list[tuple[int, float]]:
     """Ask the spec's sampler for frame ``index``'s classes, given the previous frame's probabilities."""
     stage = spec.sampler
     component = host.get("sampler", stage.name)
     ctx = SamplerContext(index=index, rng=frame_rng(spec.seed, index, SAMPLER_STREAM), history=history)
     what = f"sampler '{stage.name}'"
-    result = _call(component, what, index, probs, ctx, **stage.params)
+    result = _call(component, what, index, probs, ctx, **stage.at(index, signals))
     try:
         classes = [(int(i), float(w)) for i, w in result]
     except (TypeError, ValueError):
@@ -533,6 +537,10 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
     previous = load_image(folder / entries[-1]["file"]) if entries else None
     video = start_video(spec, run.start) if spec.source.video is not None else None
     history = [[tuple(p) for p in e["classes"]] for e in entries if e.get("classes") is not None]
+    from .audio import spec_signals
+
+    signals = spec_signals(spec)  # per-frame music features, when parameters follow the [audio]
+    renderer = ScheduledComponent(renderer, signals)  # called with each frame's scheduled values
     began = time.monotonic()
     total = spec.frames
     progress(run.start, total, "resuming" if entries else "starting")
@@ -545,14 +553,14 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
         elif index == 0:
             image = load_source(spec)
         else:
-            image = apply_transforms(previous, spec, host, index)
+            image = apply_transforms(previous, spec, host, index, signals)
         classes = None
         if spec.sampler and index == 0:
             classes = first_classes(spec, int(getattr(network, "num_classes", 1000)))
         elif spec.sampler:
             probs = classify(network, previous)
             seen = _top(probs)
-            classes = sample_classes(spec, host, probs, index, history)
+            classes = sample_classes(spec, host, probs, index, history, signals)
 
         def frame_progress(done: int, steps: int, message: str = "", _index=index) -> None:
             # The renderer's own steps move the bar within the frame: a 10 s frame is not a frozen bar.
@@ -584,13 +592,15 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
                     )
                 rendered = coherent_result(image, rendered, motion, weight=spec.source.coherence)
                 extra["warp_error"] = round(warp_error(previous, quantise(rendered), motion), 6)
+        if signals is not None:
+            extra["audio"] = {k: round(float(v[index]), 4) for k, v in signals.features.items()}
         pixels = to_uint8(rendered)
         record = FrameRecord(
             index=index,
             path=folder / spec.output.frame_name(index),
             image=as_rgb_float(pixels),
-            renderer=spec.renderer.as_table(),
-            transforms=[t.as_table() for t in spec.transforms] if index > 0 else [],
+            renderer=spec.renderer.table_at(index, signals),
+            transforms=[t.table_at(index, signals) for t in spec.transforms] if index > 0 else [],
             classes=classes,
             seen=seen,
             render_seed=render_seed,
@@ -634,7 +644,7 @@ def write_outputs(run: Run, *, progress: ProgressCallback = no_progress) -> list
     written = []
     audio = _audio_source(run.spec)
     for target in targets:
-        if audio is not None and target.suffix.lower() == ".mp4" and not (out.reverse or out.pingpong):
+        if audio is not None and target.suffix.lower() == ".mp4" and not (out.reverse or out.pingpong or out.seamless):
             from .video import write_video
 
             written.append(write_video(frames, target, fps=out.fps, audio_from=audio, progress=progress))
@@ -642,7 +652,8 @@ def write_outputs(run: Run, *, progress: ProgressCallback = no_progress) -> list
         written.append(
             Path(
                 write_animation(
-                    frames, target, fps=out.fps, reverse=out.reverse, pingpong=out.pingpong, loop=out.loop, progress=progress
+                    frames, target, fps=out.fps, reverse=out.reverse, pingpong=out.pingpong, loop=out.loop,
+                    seamless=out.seamless, progress=progress,
                 )
             )
         )
@@ -650,7 +661,9 @@ def write_outputs(run: Run, *, progress: ProgressCallback = no_progress) -> list
 
 
 def _audio_source(spec: Spec) -> Path | None:
-    """The video file whose audio an MP4 output carries, or None (no video, a folder, or no audio track)."""
+    """The sound an MP4 output carries: the [audio] file, or the video's, or None (a folder, or no audio track)."""
+    if spec.audio is not None:
+        return spec.audio.path
     info = video_of(spec)
     return info.path if info is not None and info.has_audio else None
 

@@ -32,6 +32,7 @@ except ImportError:  # Python 3.10
 
 from .errors import NeuralgaeError, did_you_mean
 from .images import parse_size
+from .schedule import FrameSignals, as_table_value, check_schedules, is_schedule, resolve, split_schedules
 
 SAMPLE_IMAGES = ("astronaut", "camera", "chelsea", "coffee")
 """Photos bundled with scikit-image (no download) usable as ``source.sample``."""
@@ -163,6 +164,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("renderer.name", "string (required)", _NONE, "The renderer that turns the current image into the next frame (`dream`, `draw`, ...). Every other key of `[renderer]` is one of its parameters (`nd plugins NAME` lists them).", _check_str),
     Key("transforms[].name", "string (required)", _NONE, "A transform applied to the previous frame before the next one is rendered; `[[transforms]]` tables apply in order. Every other key of the table is one of its parameters.", _check_str),
     Key("sampler.name", "string (required)", _NONE, "A category sampler. When `[sampler]` is present, each frame is classified by the network and the sampler chooses the classes of the next frame (passed to the renderer). Every other key is one of its parameters.", _check_str),
+    Key("audio.file", "string (path)", _NONE, 'Dream to music: a sound file (WAV, MP3, FLAC, OGG, M4A, anything ffmpeg plays), relative to the spec file (to the current folder with `--set`). Without an explicit `frames` the run lasts as long as the sound at `output.fps`; parameters may follow it (`{ audio = \"beat\", min = 0.01, max = 0.08 }`, see docs/animation.md) and an MP4 output carries it, in sync (frame *i* at *i*/fps). Not with `source.video`.', _check_str),
     Key("output.dir", "string (path)", "runs/SPEC-NAME", "Folder for the frames, `manifest.jsonl`, the resolved `spec.toml` and the animations. A relative path is relative to the current folder. `--out` overrides it.", _check_str),
     Key("output.frame_pattern", "string", DEFAULT_FRAME_PATTERN, "File name of each frame: a PNG name containing `{index}` with optional zero padding (`{index:05d}`), so that sorting the names gives the order.", _check_frame_pattern),
     Key("output.gif", "true, false or file name", False, "Write an animated GIF of all frames at the end (`true` names it after the spec).", _check_animation),
@@ -171,10 +173,11 @@ SCHEMA: tuple[Key, ...] = (
     Key("output.reverse", "true or false", False, "Play the animations backwards (a zoom-in loop becomes a zoom-out).", _check_bool),
     Key("output.pingpong", "true or false", False, "Play forwards then backwards, so the animation loops without a jump.", _check_bool),
     Key("output.loop", "whole number >= 0", 0, "How many times the GIF loops (0: forever).", _check_int(low=0)),
+    Key("output.seamless", "true or false", False, "Loop without a jump: the last frames dissolve into the first, as many as it takes for the change across the wrap to be no more than 1.5 times the median change between frames (see docs/animation.md). Not with `pingpong`.", _check_bool),
 )
 
 SCHEMA_BY_PATH = {k.path: k for k in SCHEMA}
-TOP_LEVEL_KEYS = ("description", "seed", "frames", "network", "source", "renderer", "transforms", "sampler", "output")
+TOP_LEVEL_KEYS = ("description", "seed", "frames", "network", "source", "renderer", "transforms", "sampler", "audio", "output")
 FIXED_TABLES = ("source", "output")
 
 
@@ -208,7 +211,21 @@ class Stage:
     given: dict = field(default_factory=dict)
 
     def as_table(self) -> dict:
-        return {"name": self.name, **{k: v for k, v in self.params.items() if v is not None}}
+        """The stage as the spec writes it: schedules as their tables."""
+        return {"name": self.name, **{k: as_table_value(v) for k, v in self.params.items() if v is not None}}
+
+    def at(self, frame: int, signals: FrameSignals | None = None) -> dict:
+        """The parameters frame ``frame`` passes to the component: schedules at their value on that frame."""
+        return resolve(self.params, frame, signals)
+
+    def table_at(self, frame: int, signals: FrameSignals | None = None) -> dict:
+        """:meth:`as_table` with the values frame ``frame`` uses (what its manifest entry records)."""
+        return {"name": self.name, **{k: v for k, v in self.at(frame, signals).items() if v is not None}}
+
+    @property
+    def scheduled(self) -> tuple[str, ...]:
+        """The names of the parameters that follow a schedule."""
+        return tuple(k for k, v in self.params.items() if is_schedule(v))
 
 
 @dataclass(frozen=True)
@@ -256,6 +273,7 @@ class Output:
     reverse: bool = False
     pingpong: bool = False
     loop: int = 0
+    seamless: bool = False
 
     def frame_name(self, index: int) -> str:
         return self.frame_pattern.format(index=index)
@@ -277,6 +295,7 @@ class Output:
             "reverse": self.reverse,
             "pingpong": self.pingpong,
             "loop": self.loop,
+            "seamless": self.seamless,
         }
 
 
@@ -296,6 +315,7 @@ class Spec:
     transforms: tuple[Stage, ...]
     sampler: Stage | None
     output: Output
+    audio: Any = None  # a decoded neuralgae.core.audio.AudioTrack, or None
 
     def to_dict(self, *, include_output: bool = True) -> dict:
         """The resolved spec as plain TOML values (paths absolute, defaults filled in)."""
@@ -310,6 +330,8 @@ class Spec:
         }
         if self.sampler is not None:
             out["sampler"] = self.sampler.as_table()
+        if self.audio is not None:
+            out["audio"] = {"file": str(self.audio.path)}
         if include_output:
             out["output"] = self.output.as_table()
         return _plain(out)
@@ -404,7 +426,7 @@ def spec_relative(value: str | Path, base_dir: Path) -> Path:
     return (base_dir / Path(value).expanduser()).resolve()
 
 
-CWD_RELATIVE_KEYS = ("source.image", "source.video")
+CWD_RELATIVE_KEYS = ("source.image", "source.video", "audio.file")
 """Paths that ``--set`` takes relative to the current folder (in a spec file, to the spec's folder)."""
 
 
@@ -542,11 +564,15 @@ def _stage(origin: str, table, where: str, kind: str, host, base_dir: Path) -> S
         )
     component = registry[name]
     given = {k: v for k, v in table.items() if k not in RESERVED_STAGE_KEYS}
-    params = component.bind(given, where=f"{origin}: {where} ({name})")
+    label = f"{origin}: {where} ({name})"
+    fixed, schedules = split_schedules(component, given, where=label)
+    params = component.bind({**fixed, **{k: s.probe_values()[0] for k, s in schedules.items()}}, where=label)
     for key, value in params.items():
         if isinstance(value, (str, Path)) and _is_path_param(component.params[key]):
             path = Path(value).expanduser()
             params[key] = str(path if path.is_absolute() else (base_dir / path).resolve())
+    params.update(schedules)
+    check_schedules(kind, component, params, where=label, transforms=host.transforms if kind == "transform" else None)
     return Stage(name, params, given)
 
 
@@ -628,8 +654,16 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
         reverse=_value(origin, outt, "output.reverse"),
         pingpong=_value(origin, outt, "output.pingpong"),
         loop=_value(origin, outt, "output.loop"),
+        seamless=_value(origin, outt, "output.seamless"),
     )
-    return Spec(
+    if output.seamless and output.pingpong:
+        raise _fail(origin, "output.seamless", "and output.pingpong both make the animation loop; set one of them to false")
+    audio = _audio(origin, data, base_dir, video)
+    if audio is not None and "frames" not in data:
+        from .audio import frames_for
+
+        frames = frames_for(audio.duration, output.fps)
+    spec = Spec(
         name=name,
         origin=origin,
         path=None,
@@ -642,7 +676,52 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
         transforms=stages,
         sampler=sampler,
         output=output,
+        audio=audio,
     )
+    _check_followers(origin, spec)
+    return spec
+
+
+def _audio(origin: str, data: dict, base_dir: Path, video):
+    """The decoded [audio] file, or None without an [audio] table."""
+    table = _table(origin, data, "audio")
+    if "audio" not in data:
+        return None
+    _check_keys(origin, table, [k.name for k in SCHEMA if k.table == "audio"], "audio")
+    value = _value(origin, table, "audio.file")
+    if value is None:
+        raise _fail(origin, "audio", "needs a file: add file = \"song.mp3\" (or --set audio.file=song.mp3)")
+    if video is not None:
+        raise _fail(origin, "audio", "cannot be used with source.video, which brings its own sound; remove one of them")
+    from .audio import read_audio
+
+    path = spec_relative(value, base_dir)
+    if not path.exists():
+        raise _fail(origin, "audio.file", f"'{value}' does not exist (looked for {path})")
+    try:
+        return read_audio(path)
+    except NeuralgaeError as exc:
+        raise _fail(origin, "audio.file:", str(exc)) from None
+
+
+def _check_followers(origin: str, spec: Spec) -> None:
+    """Parameters that follow the audio need an [audio] file and librosa."""
+    from .audio import follows_audio, require_librosa
+
+    followers = follows_audio(spec)
+    if not followers:
+        return
+    where, name, schedule = followers[0]
+    if spec.audio is None:
+        raise _fail(
+            origin, f"{where}.{name}",
+            f"follows the audio's '{schedule.feature}', but the spec has no [audio]; add [audio] file = \"song.mp3\" "
+            "(or --set audio.file=song.mp3)",
+        )
+    try:
+        require_librosa()
+    except NeuralgaeError as exc:
+        raise _fail(origin, f"{where}.{name}:", str(exc)) from None
 
 
 def _video_source(origin: str, src: dict, base_dir: Path):
@@ -738,7 +817,7 @@ def dumps_spec(data: dict) -> str:
     lines = ["# Resolved spec written by nd run: every value, defaults filled in.", ""]
     scalars = {k: v for k, v in data.items() if not isinstance(v, dict) and k != "transforms"}
     lines += _toml_pairs(scalars)
-    for key in ("source", "renderer", "transforms", "sampler", "output"):
+    for key in ("source", "renderer", "transforms", "sampler", "audio", "output"):
         if key == "transforms":
             for t in data.get("transforms", []):
                 lines += ["", "[[transforms]]", *_toml_pairs(t)]

@@ -13,6 +13,7 @@ from neuralgae.core.draw_aim import aim_masks
 from neuralgae.core.draw_schedule import PresetName, preset as preset_settings, with_steps
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.tileable import is_periodic, make_periodic
 
 
 def draw(
@@ -26,6 +27,7 @@ def draw(
     keep_image: bool = False,
     prior_weight: float | None = None,
     others_weight: float | None = None,
+    tileable: bool = False,
 ) -> np.ndarray:
     """deepdraw: maximise class logits from noise or into a photo, with octaves, tiles and aims.
 
@@ -40,6 +42,9 @@ def draw(
     keep_image: a lucid dream: keep the starting image sharp and grow the classes into it.
     prior_weight: strength of the multi-scale Student-t patch prior (None = the preset's).
     others_weight: push all other classes down by this times their mean logit (None = the preset's).
+    tileable: the drawing wraps around in both directions (a texture): drawn on the canvas padded
+        circularly, blurred and resized as a periodic image; a start whose edges do not meet is
+        first made to.
     """
     h, w = image.shape[:2]
     targets: list[DrawTarget] = []
@@ -60,8 +65,11 @@ def draw(
         settings = replace(settings, prior_weight=prior_weight)
     if others_weight is not None:
         settings = replace(settings, others_weight=others_weight)
+    if tileable and not is_periodic(image):
+        image = make_periodic(image)
     return render_draw(
-        ctx.network, image, targets, settings=settings, rng=ctx.rng, keep_image=keep_image, progress=ctx.progress
+        ctx.network, image, targets, settings=settings, rng=ctx.rng, keep_image=keep_image, progress=ctx.progress,
+        tileable=tileable,
     )
 
 

@@ -12,6 +12,7 @@ from neuralgae.core.dream import DreamSettings, build_objective, dream as run_dr
 from neuralgae.core.hookspecs import hookimpl
 from neuralgae.core.images import load_image
 from neuralgae.core.network import parse_layer_selections
+from neuralgae.core.tileable import TileableNetwork, is_periodic, make_periodic
 
 _D = DreamSettings()
 
@@ -31,6 +32,7 @@ def dream(
     tiling: Literal["auto", "always", "never"] = "auto",
     guide: Path | None = None,
     original_colors: bool = False,
+    tileable: bool = False,
 ) -> np.ndarray:
     """DeepDream: amplify what chosen layers see, over octaves, with jitter, at any size.
 
@@ -42,8 +44,14 @@ def dream(
     tile_overlap: pixels of context each tile sees beyond its own edges.
     guide: an image whose features the dream moves toward (path relative to the spec).
     original_colors: keep the input's colours and dream the luminance only.
+    tileable: the result wraps around in both directions, a texture or wallpaper: the network sees
+        the image padded circularly and the gradient is folded back; a start whose edges do not
+        meet is first made to (see docs/dream.md).
     """
     net = ctx.network
+    if tileable:
+        net = TileableNetwork(net)
+        image = image if is_periodic(image) else make_periodic(image)
     selections = parse_layer_selections(layers, net)
     guide_image = load_image(Path(guide)) if guide else None
     settings = DreamSettings(
@@ -53,6 +61,17 @@ def dream(
     objective = build_objective(net, selections, guide_image)
     out = run_dream(net, image, objective, settings=settings, rng=ctx.rng, progress=ctx.progress)
     return keep_colours(image, out) if original_colors else out
+
+
+def _check_dream(*, octaves, octave_scale, steps, step_size, jitter, tile_size, tile_overlap, tiling, **_) -> None:
+    """The dream's limits, without dreaming: what its schedules are checked against before a run."""
+    DreamSettings(
+        octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
+        jitter=jitter, tile_size=tile_size, tile_overlap=tile_overlap, tiling=tiling,
+    ).validate()
+
+
+dream.check_params = _check_dream
 
 
 @hookimpl

@@ -30,6 +30,7 @@ from skimage import color
 from neuralgae.core.components import FrameContext
 from neuralgae.core.errors import NeuralgaeError, did_you_mean
 from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.schedule import split_schedules
 
 from .shift_functions import SHIFT_FUNCTIONS, ShiftFunction, shift_amounts
 
@@ -630,6 +631,9 @@ def pixel_sort(
 def resolve_step(step: dict, ctx: FrameContext, *, where: str):
     """Look up one nested transform ``{name = "zoom", scale = 0.05}``; return (component, bound params).
 
+    A numeric parameter of the step may be a schedule (``scale = { keys = [[0, 0.01], [60, 0.05]] }``);
+    the step gets its value at ``ctx.index``.
+
     Raises NeuralgaeError naming ``where`` when the step has no name, names
     an unknown transform (with a "did you mean") or has bad parameters.
     """
@@ -647,7 +651,10 @@ def resolve_step(step: dict, ctx: FrameContext, *, where: str):
         )
     component = ctx.transforms[name]
     params = {k: v for k, v in step.items() if k != "name"}
-    return component, component.bind(params, where=f"{where} ('{name}')")
+    label = f"{where} ('{name}')"
+    fixed, schedules = split_schedules(component, params, where=label)  # a nested step's numbers may move too
+    moving = {k: s.at(ctx.index, ctx.signals) for k, s in schedules.items()}
+    return component, component.bind({**fixed, **moving}, where=label)
 
 
 def apply_steps(image: np.ndarray, ctx: FrameContext, steps: list[dict], *, where: str) -> np.ndarray:

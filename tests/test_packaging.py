@@ -33,6 +33,9 @@ def test_wheel_maps_core_and_plugins_under_neuralgae(tmp_path):
     assert "neuralgae/core/dream.py" in names
     assert "neuralgae/plugins/transforms.py" in names
     assert any(n.startswith("neuralgae/plugins/specs/") and n.endswith(".toml") for n in names)
+    assert "neuralgae/plugins/specs/music-beat.flac" in names  # the built-in spec 'music' dances to it
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
+    assert "Provides-Extra: audio" in metadata and "librosa" in metadata
     assert "neuralgae_cli/main.py" in names
     assert {"neuralgae_cli/web/index.html", "neuralgae_cli/web/app.js", "neuralgae_cli/web/style.css"} <= set(names)
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()

@@ -296,9 +296,12 @@ def test_nd_specs_lists_them(builtin_host, monkeypatch):
 def _needs_renderer(host, name):
     from neuralgae.core.spec import read_toml
 
-    wanted = read_toml(Path(host.specs[name].path), origin=name)["renderer"]["name"]
+    data = read_toml(Path(host.specs[name].path), origin=name)
+    wanted = data["renderer"]["name"]
     if wanted not in host.renderers:
         pytest.skip(f"built-in spec '{name}' needs the renderer '{wanted}', which has not landed yet")
+    if "audio" in data:
+        pytest.importorskip("librosa", reason=f"built-in spec '{name}' follows music, which needs librosa (neuralgae[audio])")
 
 
 BUILTIN_NAMES = sorted(PluginHost(entry_points=False).specs)
