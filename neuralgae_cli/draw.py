@@ -51,6 +51,7 @@ def draw_command(
     keep_image: Annotated[Optional[bool], typer.Option("--keep-image/--paint-over", help="Keep the base photo sharp (default with --image) or paint over it.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (recorded in the PNG); the same seed gives the same image.")] = None,
     network: Annotated[str, typer.Option(help="Network to draw with.")] = DEFAULT_NETWORK,
+    tileable: Annotated[bool, typer.Option("--tileable", help="Make the drawing wrap around in both directions (a texture or wallpaper).")] = False,
     device: DeviceOption = None,
     precision: PrecisionOption = None,
 ) -> None:
@@ -83,6 +84,10 @@ def draw_command(
         else:
             w, h = 224, 224
         start = resize(base, h, w) if base is not None else start_canvas(h, w, rng)
+        if tileable:
+            from neuralgae.core.tileable import is_periodic, make_periodic
+
+            start = start if is_periodic(start) else make_periodic(start)
         masks = aim_masks(aim, len(parsed), h, w) if aim else None
         points = parse_focus(focus, len(parsed)) if focus else None
         clip = mask_from_image(str(mask), h, w) if mask is not None else None
@@ -94,7 +99,8 @@ def draw_command(
         net = host.network(network)
         began = time.monotonic()
         with progress_bar("drawing") as progress:
-            out = render_draw(net, start, targets, settings=settings, rng=rng, keep_image=lucid, clip_mask=clip, progress=progress)
+            out = render_draw(net, start, targets, settings=settings, rng=rng, keep_image=lucid, clip_mask=clip,
+                              progress=progress, tileable=tileable)
         metadata = {
             "command": "draw",
             "classes": [f"{c.name}:{wt:g}" for c, wt in parsed],
@@ -108,6 +114,7 @@ def draw_command(
             "steps": steps,
             "prior": prior,
             "keep_image": lucid,
+            "tileable": tileable,
             "seed": seed_used,
             "network": network,
             **placement_record(net),

@@ -132,6 +132,7 @@ def dream_command(
     tiling: Annotated[str, typer.Option(help="auto, always or never.")] = "auto",
     guide: Annotated[Optional[Path], typer.Option(help="Guide image whose features the dream moves toward.")] = None,
     original_colors: Annotated[bool, typer.Option("--original-colors", help="Keep the input's colours; dream luminance only.")] = False,
+    tileable: Annotated[bool, typer.Option("--tileable", help="Make the result wrap around in both directions (a texture or wallpaper).")] = False,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same image.")] = 0,
     network: Annotated[str, typer.Option(help="Network to dream with.")] = DEFAULT_NETWORK,
     coherence: Annotated[float, typer.Option(help="Video: how much of the previous frame's dream each frame carries along the motion (0: each frame on its own).")] = 0.8,
@@ -158,7 +159,7 @@ def dream_command(
         params = renderer.bind(
             dict(layers=layers, octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
                  jitter=jitter, tile_size=tile_size, tiling=tiling, guide=guide, tile_overlap=tile_overlap,
-                 original_colors=original_colors),
+                 original_colors=original_colors, tileable=tileable),
             where="nd dream",
         )
         if is_video_input(input):

@@ -134,3 +134,21 @@ def test_the_torus_blur_smooths_across_the_wrap():
     out = blur(x, 1.0)
     assert out[0, 0, 5, 15] > 0.1 and torch.allclose(out[0, 0, 5, 15], out[0, 0, 5, 1], atol=1e-6)
     assert gaussian_blur(x, 1.0)[0, 0, 5, 15] < 1e-6
+
+
+def test_nd_dream_and_nd_draw_tileable_write_textures_that_wrap(tmp_path):
+    from typer.testing import CliRunner
+
+    from neuralgae.core.images import load_image, read_metadata
+    from neuralgae_cli.main import app
+
+    dreamed, drawn = tmp_path / "dream.png", tmp_path / "draw.png"
+    run = CliRunner().invoke(app, ["dream", "noise:96x96", "-o", str(dreamed), "--tileable", "--octaves", "2", "--steps", "4"])
+    assert run.exit_code == 0, run.output
+    run = CliRunner().invoke(app, ["draw", "--classes", "goldfish", "--size", "64x64", "--steps", "6", "--seed", "1",
+                                   "--tileable", "-o", str(drawn)])
+    assert run.exit_code == 0, run.output
+    for path in (dreamed, drawn):
+        assert max(seam_ratios(load_image(path))) <= SEAM_LIMIT
+    assert read_metadata(dreamed)["params"]["tileable"] is True
+    assert read_metadata(drawn)["tileable"] is True
