@@ -136,6 +136,51 @@ def start_canvas(height: int, width: int, rng: np.random.Generator) -> np.ndarra
 # -- the objective -------------------------------------------------------------
 
 
+def class_objectives(
+    logits: torch.Tensor,
+    targets: Sequence[DrawTarget],
+    masks: Sequence[torch.Tensor | None],
+    *,
+    others_weight: float = 0.0,
+    balance: float = 0.0,
+) -> torch.Tensor:
+    """Weighted class logits read from a batch of logit maps (N, 1000, h, w): one objective per map, (N,).
+
+    A target with a mask (N, 1, h, w) gets its logit averaged over the
+    mask; one without, over the whole map. Targets whose mask is empty
+    here contribute nothing. ``others_weight`` subtracts that multiple of the
+    mean of all logits. With several targets, ``balance`` > 0 multiplies
+    the weights by ``n * softmax(-balance * logit)`` (held constant for the
+    gradient), so a class that lags behind is pushed harder and an easy
+    class cannot take over a hybrid. Everything is decided on the device:
+    nothing waits for the host.
+    """
+    n = logits.shape[0]
+    terms, present = [], []
+    for t, m in zip(targets, masks):
+        channel = logits[:, t.index : t.index + 1]
+        if m is None:
+            terms.append(channel.mean(dim=(1, 2, 3)))
+            present.append(logits.new_ones(n))
+        else:
+            area = m.sum(dim=(1, 2, 3))  # an empty mask gives weight 0
+            terms.append((channel * m).sum(dim=(1, 2, 3)) / area.clamp_min(1e-3))
+            present.append((area > 1e-3).to(logits.dtype))
+    total = logits.new_zeros(n)
+    if terms:
+        values = torch.stack(terms)  # (targets, N)
+        here = torch.stack(present)
+        w = torch.stack([h * t.weight for h, t in zip(present, targets)])  # made on the device, not copied to it
+        if balance and len(terms) > 1:
+            # lagging classes get more of the push: weights times a softmin of the logits of the classes present
+            lag = torch.where(here > 0, -balance * values.detach(), torch.full_like(values, -1e30))
+            w = w * here.sum(dim=0) * torch.softmax(lag, dim=0) * here
+        total = (w * values).sum(dim=0)
+    if others_weight:
+        total = total - others_weight * logits.mean(dim=(1, 2, 3))
+    return total
+
+
 def class_objective(
     logits: torch.Tensor,
     targets: Sequence[DrawTarget],
@@ -144,72 +189,41 @@ def class_objective(
     others_weight: float = 0.0,
     balance: float = 0.0,
 ) -> torch.Tensor:
-    """Weighted class logits read from a logit map (N, 1000, h, w).
-
-    A target with a mask (N, 1, h, w) gets its logit averaged over the
-    mask; one without, over the whole map. Targets whose mask is empty
-    here contribute nothing. ``others_weight`` subtracts that multiple of the
-    mean of all logits. With several targets, ``balance`` > 0 multiplies
-    the weights by ``n * softmax(-balance * logit)`` (held constant for the
-    gradient), so a class that lags behind is pushed harder and an easy
-    class cannot take over a hybrid.
-    """
-    terms, present = [], []
-    one = logits.new_ones(())
-    for t, m in zip(targets, masks):
-        channel = logits[:, t.index : t.index + 1]
-        if m is None:
-            terms.append(channel.mean())
-            present.append(one)
-        else:
-            # decided on the device (no wait for the host): an empty mask gives weight 0
-            area = m.sum()
-            terms.append((channel * m).sum() / area.clamp_min(1e-3))
-            present.append((area > 1e-3).to(logits.dtype))
-    total = logits.new_zeros(())
-    if terms:
-        values = torch.stack(terms)
-        here = torch.stack(present)
-        w = torch.stack([h * t.weight for h, t in zip(present, targets)])  # made on the device, not copied to it
-        if balance and len(terms) > 1:
-            # lagging classes get more of the push: weights times a softmin of the logits of the classes present
-            lag = torch.where(here > 0, -balance * values.detach(), torch.full_like(values, -1e30))
-            w = w * here.sum() * torch.softmax(lag, dim=0) * here
-        total = (w * values).sum()
-    if others_weight:
-        total = total - others_weight * logits.mean()
-    return total
+    """:func:`class_objectives` summed over the batch: the objective of one logit map (1, 1000, h, w)."""
+    return class_objectives(logits, targets, masks, others_weight=others_weight, balance=balance).sum()
 
 
-def crop_gradient(
+def crops_gradient(
     net: Network,
-    crop: torch.Tensor,
+    crops: torch.Tensor,
     targets: Sequence[DrawTarget],
     masks: Sequence[torch.Tensor | None],
     settings: DrawSettings,
-    rng: np.random.Generator,
+    thetas: Sequence[torch.Tensor],
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gradient of the objective over random views of ``crop`` (1, 3, h, w), and its mean value (0-d tensor).
+    """Gradients of the objective over random views of a batch of crops (N, 3, h, w), and each crop's value (N,).
 
-    ``masks`` are the targets' masks cropped like the image ((1, 1, h, w) or
-    None); each view moves them with the image.
+    One forward and backward pass per view for the whole batch: the crops
+    do not interact (the network is frozen, no batch statistics), so each
+    crop's gradient is the one it would get alone. ``thetas`` holds one
+    (N, 2, 3) view matrix per view; ``masks`` are the targets' masks cropped
+    like the images ((N, 1, h, w) or None), moved with each view.
     """
-    x = crop.detach().requires_grad_(True)
-    h, w = x.shape[-2:]
-    total = x.new_zeros(())
-    for _ in range(settings.views):
-        theta = random_affine(rng, height=h, width=w, jitter=settings.jitter, scale=settings.scale_jitter, rotate=settings.rotate)
+    x = crops.detach().requires_grad_(True)
+    total = x.new_zeros(x.shape[0])
+    for theta in thetas:
         view = apply_view(x, theta)
         logits = net.features(view, [LOGITS])[LOGITS]
         size = logits.shape[-2:]
         view_masks = [
             None if m is None else F.adaptive_avg_pool2d(apply_view(m, theta, padding="zeros"), size) for m in masks
         ]
-        total = total + class_objective(logits, targets, view_masks, others_weight=settings.others_weight, balance=settings.balance)
-    objective = total / settings.views
-    loss = objective
+        total = total + class_objectives(logits, targets, view_masks, others_weight=settings.others_weight, balance=settings.balance)
+    objective = total / len(thetas)
+    loss = objective.sum()
     if settings.prior_weight:
-        loss = loss - settings.prior_weight * student_t_penalty(x, scales=settings.prior_scales)
+        # the penalty is a mean over the batch's equal-sized crops: times N, it is the sum of theirs
+        loss = loss - settings.prior_weight * x.shape[0] * student_t_penalty(x, scales=settings.prior_scales)
     scale = loss_scale(net)  # fp16 networks: keep small gradients from flushing to zero
     (grad,) = torch.autograd.grad(loss * scale if scale != 1 else loss, x)
     if scale != 1:
@@ -217,16 +231,18 @@ def crop_gradient(
     return grad, objective.detach()
 
 
-@lru_cache(maxsize=64)
-def device_window(height: int, width: int, fade: int, device: torch.device) -> torch.Tensor:
-    """:func:`tile_window` as a (1, 1, height, width) tensor on ``device``, made once per shape."""
-    return torch.from_numpy(tile_window(height, width, fade))[None, None].to(device)
+def random_views(rng: np.random.Generator, height: int, width: int, settings: DrawSettings) -> list[torch.Tensor]:
+    """``settings.views`` random view matrices (1, 2, 3) for a ``height`` x ``width`` crop, drawn from ``rng``."""
+    return [
+        random_affine(rng, height=height, width=width, jitter=settings.jitter, scale=settings.scale_jitter, rotate=settings.rotate)
+        for _ in range(settings.views)
+    ]
 
 
 def normalised(grad: torch.Tensor, settings: DrawSettings) -> torch.Tensor:
-    """Precondition (colour, spectrum) and scale to unit mean absolute value."""
+    """Precondition (colour, spectrum) and scale each crop of the batch to unit mean absolute value."""
     g = precondition(grad, colour=settings.colour, decay=settings.spectrum_decay)
-    return g / (g.abs().mean() + 1e-12)
+    return g / (g.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-12)
 
 
 def focus_box(focus: tuple[float, float], height: int, width: int, tile: int, spread: float, rng: np.random.Generator) -> tuple[int, int, int, int]:
@@ -243,6 +259,11 @@ def focus_box(focus: tuple[float, float], height: int, width: int, tile: int, sp
     return top, top + th, left, left + tw
 
 
+BATCH_PIXELS = 1_500_000
+"""Most crop pixels one batched pass holds (the dream's whole-image limit): a
+4096x4096 drawing's hundreds of tiles go through in batches of this size."""
+
+
 def canvas_gradient(
     net: Network,
     canvas: torch.Tensor,
@@ -255,36 +276,68 @@ def canvas_gradient(
     """The blended, normalised gradient of the whole canvas for one step, and the mean objective (0-d tensor).
 
     Targets without a focus point are drawn on spiral tiles (one tile when
-    the canvas fits); each focused target on a crop near its point.
+    the canvas fits); each focused target on a crop near its point. Every
+    tile reads the canvas as it was at the start of the step, so tiles of
+    one size and target group go through the network together, in batches
+    of up to :data:`BATCH_PIXELS`; the random numbers are drawn in the
+    order one tile at a time would draw them.
     """
     h, w = canvas.shape[-2:]
-    acc = torch.zeros_like(canvas)
-    weight = canvas.new_zeros(1, 1, h, w)
-    values: list[torch.Tensor] = []
-    fade = max(1, int(tile * settings.tile_overlap / 2))
-
-    def add(box, group):
-        top, bottom, left, right = box
-        crop = canvas[:, :, top:bottom, left:right]
-        crop_masks = [None if masks[i] is None else masks[i][:, :, top:bottom, left:right] for i in group]
-        g, v = crop_gradient(net, crop, [targets[i] for i in group], crop_masks, settings, rng)
-        win = device_window(bottom - top, right - left, fade, canvas.device)
-        acc[:, :, top:bottom, left:right] += normalised(g, settings) * win
-        weight[:, :, top:bottom, left:right] += win
-        values.append(v)
-
-    spread_group = [i for i, t in enumerate(targets) if t.focus is None]
+    jobs: list[tuple[tuple[int, int, int, int], tuple[int, ...], list[torch.Tensor]]] = []
+    spread_group = tuple(i for i, t in enumerate(targets) if t.focus is None)
     if spread_group:
         if max(h, w) <= 1.25 * tile:
             boxes = [(0, h, 0, w)]
         else:
             boxes = spiral_tiles(h, w, tile, overlap=settings.tile_overlap, offset=random_offset(tile, settings.tile_overlap, rng))
         for box in boxes:
-            add(box, spread_group)
+            jobs.append((box, spread_group, random_views(rng, box[1] - box[0], box[3] - box[2], settings)))
     for i, t in enumerate(targets):
         if t.focus is not None:
-            add(focus_box(t.focus, h, w, tile, settings.focus_spread, rng), [i])
-    return acc / weight.clamp_min(1e-6), torch.stack(values).mean()
+            box = focus_box(t.focus, h, w, tile, settings.focus_spread, rng)
+            jobs.append((box, (i,), random_views(rng, box[1] - box[0], box[3] - box[2], settings)))
+
+    acc = torch.zeros_like(canvas)
+    weight = canvas.new_zeros(1, 1, h, w)
+    values: list[torch.Tensor] = []
+    fade = max(1, int(tile * settings.tile_overlap / 2))
+    for batch in _batches(jobs):
+        (top, bottom, left, right), group, _ = batch[0]
+        crops = torch.cat([canvas[:, :, t:b, l:r] for (t, b, l, r), _, _ in batch])
+        crop_masks = [
+            None if masks[i] is None else torch.cat([masks[i][:, :, t:b, l:r] for (t, b, l, r), _, _ in batch]) for i in group
+        ]
+        thetas = [torch.cat([views[v] for _, _, views in batch]) for v in range(settings.views)]
+        grads, batch_values = crops_gradient(net, crops, [targets[i] for i in group], crop_masks, settings, thetas)
+        grads = normalised(grads, settings)
+        win = device_window(bottom - top, right - left, fade, canvas.device)
+        for k, ((t, b, l, r), _, _) in enumerate(batch):
+            acc[:, :, t:b, l:r] += grads[k : k + 1] * win
+            weight[:, :, t:b, l:r] += win
+        values.append(batch_values)
+    return acc / weight.clamp_min(1e-6), torch.cat(values).mean()
+
+
+def _batches(jobs):
+    """Consecutive runs of jobs with the same crop size and target group, each at most :data:`BATCH_PIXELS`."""
+    batch: list = []
+    for job in jobs:
+        (t, b, l, r), group, _ = job
+        if batch:
+            (t0, b0, l0, r0), group0, _ = batch[0]
+            same = (b - t, r - l) == (b0 - t0, r0 - l0) and group == group0
+            if not same or (len(batch) + 1) * (b - t) * (r - l) > BATCH_PIXELS:
+                yield batch
+                batch = []
+        batch.append(job)
+    if batch:
+        yield batch
+
+
+@lru_cache(maxsize=64)
+def device_window(height: int, width: int, fade: int, device: torch.device) -> torch.Tensor:
+    """:func:`tile_window` as a (1, 1, height, width) tensor on ``device``, made once per shape."""
+    return torch.from_numpy(tile_window(height, width, fade))[None, None].to(device)
 
 
 @contextlib.contextmanager

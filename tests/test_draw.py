@@ -167,7 +167,7 @@ def test_renderer_plugin_joins_sampled_classes(net):
     from neuralgae.core.plugins import PluginHost
 
     renderer = PluginHost(entry_points=False).get("renderer", "draw")
-    params = renderer.bind({"classes": ["goldfish"], "steps": 8, "preset": "fast"})
+    params = renderer.bind({"classes": ["goldfish"], "steps": 16, "preset": "fast"})
     start = start_canvas(96, 96, np.random.default_rng(0))
     before = class_scores(net, start)
     ctx = RenderContext(network=net, rng=np.random.default_rng(1), classes=[(VOLCANO, 1.0)])

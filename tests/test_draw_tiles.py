@@ -1,6 +1,7 @@
 """Spiral tiles: full coverage, centre first, ring order, never outside the canvas."""
 
 import numpy as np
+import torch
 import pytest
 
 from neuralgae.core.draw_tiles import coverage, random_offset, spiral_tiles, tile_window
@@ -50,3 +51,22 @@ def test_window_fades_but_never_vanishes():
     assert win.shape == (64, 64)
     assert win[32, 32] == 1.0
     assert 0 < win[0, 0] < win[0, 32] < win[32, 32]
+
+
+def test_tiles_batched_through_the_network_get_the_gradients_they_get_alone(net, monkeypatch):
+    """A step's tiles go through the network together; each tile's gradient is the one it would get alone."""
+    import neuralgae.core.draw as draw_module
+    from neuralgae.core.draw import canvas_gradient, start_canvas, targets_from_classes, to_tensor
+    from neuralgae.core.draw_aim import aim_masks
+    from neuralgae.core.draw_schedule import preset
+
+    h, w = 260, 380
+    targets = targets_from_classes([("goldfish", 1.0), ("volcano", 1.0)], masks=aim_masks("top,bottom", 2, h, w))
+    canvas = to_tensor(start_canvas(h, w, np.random.default_rng(0)))
+    masks = [to_tensor(t.mask) for t in targets]
+    settings = preset("default")
+    batched, v_batched = canvas_gradient(net, canvas, targets, masks, settings, 128, np.random.default_rng(4))
+    monkeypatch.setattr(draw_module, "BATCH_PIXELS", 1)  # one tile per pass
+    alone, v_alone = canvas_gradient(net, canvas, targets, masks, settings, 128, np.random.default_rng(4))
+    assert torch.allclose(batched, alone, rtol=1e-4, atol=1e-5 * float(alone.abs().max()))
+    assert abs(float(v_batched) - float(v_alone)) < 1e-4 * abs(float(v_alone)) + 1e-6
