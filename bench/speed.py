@@ -16,7 +16,7 @@ Each case runs the engine in every precision asked (``auto`` is what `nd`
 picks here) and, where it has one, the plain reference on the same device:
 the same algorithm over the network as a straightforward port writes it
 (BatchNorm kept, NCHW, TF padding by F.pad, the whole network every step,
-autograd's own backward), from ``bench/reference_net.py``.
+autograd's own backward, deepdraw's tiles one at a time), from ``bench/reference_net.py``.
 
     python bench/speed.py                                   # CPU: dream1024 draw224 lucid800
     python bench/speed.py --cases dream1024 --precisions fp32 bf16 auto
@@ -159,6 +159,9 @@ def run_case(case: str, kind: str, precision: str, device_name: str, threads: in
     keep_freed_memory()  # what `nd` does at start-up; the reference gets it too
     device = resolve_device(device_name)
     if kind == "reference":
+        import neuralgae.core.draw as draw
+
+        draw.BATCH_PIXELS = 1  # a plain port runs deepdraw's tiles one at a time
         net, used = PlainNetwork(device), "fp32"
     else:
         net = engine_network(device, precision)
