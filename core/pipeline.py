@@ -447,6 +447,29 @@ def apply_transforms(image: np.ndarray, spec: Spec, host: PluginHost, index: int
     return image
 
 
+def steps_at(table: dict, host: PluginHost, index: int, signals=None) -> dict:
+    """``table`` with the schedules of its nested steps (a ``chain``'s or ``subregions``' transforms) at frame ``index``.
+
+    What a manifest entry records: the value each nested step used, as for
+    the transform itself. Lists of tables that name no installed transform
+    are left as they are.
+    """
+    from .schedule import split_schedules
+
+    def nested(value):
+        if not (isinstance(value, list) and value and all(isinstance(v, dict) and v.get("name") in host.transforms for v in value)):
+            return value
+        steps = []
+        for step in value:
+            params = {k: v for k, v in step.items() if k != "name"}
+            fixed, schedules = split_schedules(host.transforms[step["name"]], params, where=f"transform '{step['name']}'")
+            moving = {k: sched.at(index, signals) for k, sched in schedules.items()}
+            steps.append({"name": step["name"], **{k: nested(v) for k, v in {**fixed, **moving}.items()}})
+        return steps
+
+    return {k: nested(v) for k, v in table.items()}
+
+
 def first_classes(spec: Spec, num_classes: int) -> list[tuple[int, float]]:
     """Frame 0's classes when a sampler feeds classes back: the renderer's own, or random ones."""
     given = spec.renderer.given.get("classes")
@@ -600,7 +623,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
             path=folder / spec.output.frame_name(index),
             image=as_rgb_float(pixels),
             renderer=spec.renderer.table_at(index, signals),
-            transforms=[t.table_at(index, signals) for t in spec.transforms] if index > 0 else [],
+            transforms=[steps_at(t.table_at(index, signals), host, index, signals) for t in spec.transforms] if index > 0 else [],
             classes=classes,
             seen=seen,
             render_seed=render_seed,

@@ -241,3 +241,26 @@ def test_a_renderers_schedule_is_checked_against_its_check_params(tmp_path):
     assert "renderer (dream): parameter 'step_size': its schedule reaches 2.0, which the component refuses: step size must be above 0 and at most 1" in str(info.value)
     # a renderer without check_params (the fake dream) is checked against the type only
     assert make_spec(tmp_path, fake_host(), SPEC.replace("[5, 12]", "[5, 500]")).renderer.at(5)["steps"] == 500
+
+
+def test_the_manifest_records_the_values_nested_steps_used(tmp_path):
+    import neuralgae.plugins.transforms as builtin
+    from neuralgae.core.hookspecs import hookimpl
+
+    class ChainOnly:  # the built-in chain beside the fakes (whose zoom it nests)
+        __name__ = "chain_only"
+
+        @hookimpl
+        def register_transforms(self, register):
+            register(builtin.chain)
+
+    host = fake_host(ChainOnly())
+    text = SPEC.replace(
+        '[[transforms]]\nname = "zoom"\nscale = { keys = [[1, 0.0], [3, 0.2], [5, 0.1]], ease = "smooth" }',
+        '[[transforms]]\nname = "chain"\ntransforms = [{ name = "zoom", scale = { keys = [[1, 0.0], [5, 0.2]] } }]',
+    )
+    run = run_spec(make_spec(tmp_path, host, text), host=host)
+    steps = [e["transforms"][0]["transforms"][0] for e in read_manifest(run.dir)[1:]]
+    assert [s["name"] for s in steps] == ["zoom"] * 5
+    assert [s["scale"] for s in steps] == pytest.approx([0.0, 0.05, 0.1, 0.15, 0.2])
+    assert "keys" in (run.dir / "spec.toml").read_text()  # the spec keeps the schedule itself
