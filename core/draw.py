@@ -301,32 +301,79 @@ def canvas_gradient(
     weight = canvas.new_zeros(1, 1, h, w)
     values: list[torch.Tensor] = []
     fade = max(1, int(tile * settings.tile_overlap / 2))
-    for batch in _batches(jobs):
-        (top, bottom, left, right), group, _ = batch[0]
+    for batch in _batches(jobs, batch_pixels(canvas.device), _fits.get(str(canvas.device))):
+        for part, grads, batch_values in _batch_gradients(net, canvas, batch, targets, masks, settings):
+            (top, bottom, left, right), _, _ = part[0]
+            win = device_window(bottom - top, right - left, fade, canvas.device)
+            for k, ((t, b, l, r), _, _) in enumerate(part):
+                acc[:, :, t:b, l:r] += grads[k : k + 1] * win
+                weight[:, :, t:b, l:r] += win
+            values.append(batch_values)
+    return acc / weight.clamp_min(1e-6), torch.cat(values).mean()
+
+
+def batch_pixels(device: torch.device) -> int:
+    """Most crop pixels one batched pass holds on ``device``: :data:`BATCH_PIXELS`, or what a GPU's free memory allows."""
+    from .device import free_memory
+
+    free = free_memory(device)
+    if free is None:
+        return BATCH_PIXELS
+    return max(BATCH_PIXELS, min(16 * BATCH_PIXELS, int(0.5 * free / GPU_BYTES_PER_CROP_PIXEL)))
+
+
+GPU_BYTES_PER_CROP_PIXEL = 4000
+"""Device memory a crop pixel of a batched deepdraw pass needs (to the logits, with its view and the prior): generous."""
+
+
+def _batch_gradients(net, canvas, batch, targets, masks, settings):
+    """The normalised gradients of a batch of jobs, as (jobs, gradients, values) parts.
+
+    A device that runs out of memory gets the batch in two halves, and so
+    on down to one crop, saying so once per size on the ``neuralgae`` logger.
+    """
+    from .device import NOTICES, is_out_of_memory, release_cached_memory
+
+    group = batch[0][1]
+    try:
         crops = torch.cat([canvas[:, :, t:b, l:r] for (t, b, l, r), _, _ in batch])
         crop_masks = [
             None if masks[i] is None else torch.cat([masks[i][:, :, t:b, l:r] for (t, b, l, r), _, _ in batch]) for i in group
         ]
         thetas = [torch.cat([views[v] for _, _, views in batch]) for v in range(settings.views)]
-        grads, batch_values = crops_gradient(net, crops, [targets[i] for i in group], crop_masks, settings, thetas)
-        grads = normalised(grads, settings)
-        win = device_window(bottom - top, right - left, fade, canvas.device)
-        for k, ((t, b, l, r), _, _) in enumerate(batch):
-            acc[:, :, t:b, l:r] += grads[k : k + 1] * win
-            weight[:, :, t:b, l:r] += win
-        values.append(batch_values)
-    return acc / weight.clamp_min(1e-6), torch.cat(values).mean()
+        grads, values = crops_gradient(net, crops, [targets[i] for i in group], crop_masks, settings, thetas)
+        return [(batch, normalised(grads, settings), values)]
+    except Exception as exc:  # noqa: BLE001 - only out-of-memory errors are handled
+        if not is_out_of_memory(exc):
+            raise
+        if len(batch) == 1:
+            raise NeuralgaeError("the device ran out of memory drawing a single tile; draw smaller tiles, or run on the CPU") from None
+        release_cached_memory(canvas.device)
+        device, half = str(canvas.device), len(batch) // 2
+        if _fits.get(device, len(batch)) > half:  # a smaller size, learned once for the later steps
+            _fits[device] = half
+            NOTICES.warning("out of memory on %s with %d tiles in one pass; drawing %d at a time", canvas.device, len(batch), half)
+        size = _fits[device]
+        parts = []
+        for i in range(0, len(batch), size):
+            parts += _batch_gradients(net, canvas, batch[i : i + size], targets, masks, settings)
+        return parts
 
 
-def _batches(jobs):
-    """Consecutive runs of jobs with the same crop size and target group, each at most :data:`BATCH_PIXELS`."""
+_fits: dict[str, int] = {}
+"""Per device, the most crops a pass held after running out of memory (this process learns it once)."""
+
+
+def _batches(jobs, most_pixels: int = BATCH_PIXELS, most_crops: int | None = None):
+    """Consecutive runs of jobs with the same crop size and target group, each at most ``most_pixels`` (and ``most_crops``)."""
     batch: list = []
     for job in jobs:
         (t, b, l, r), group, _ = job
         if batch:
             (t0, b0, l0, r0), group0, _ = batch[0]
             same = (b - t, r - l) == (b0 - t0, r0 - l0) and group == group0
-            if not same or (len(batch) + 1) * (b - t) * (r - l) > BATCH_PIXELS:
+            full = (len(batch) + 1) * (b - t) * (r - l) > most_pixels or (most_crops is not None and len(batch) >= most_crops)
+            if not same or full:
                 yield batch
                 batch = []
         batch.append(job)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -478,3 +479,43 @@ def test_gpu_steps_copy_nothing_to_the_host(net, chelsea):
         net.place(Placement(torch.device("cpu"), "fp32"))
     copies = [e.name for e in trace.events() if "Memcpy DtoH" in e.name or "Memcpy D2H" in e.name]
     assert copies == []
+
+
+def test_deepdraw_out_of_memory_draws_fewer_tiles_at_a_time(net, caplog, monkeypatch):
+    import neuralgae.core.draw as draw_module
+    from neuralgae.core.draw import DrawTarget, render_draw, start_canvas
+    from neuralgae.core.draw_schedule import preset, with_steps
+
+    class FewCrops(FlakyMemoryNet):
+        def features(self, x, layers):
+            self.sizes.append(x.shape[0])
+            if x.shape[0] > 2:
+                raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+            return self.net.features(x, layers)
+
+    monkeypatch.setattr(draw_module, "_fits", {})
+    flaky = FewCrops(net, 0)
+    rng = np.random.default_rng(0)
+    with caplog.at_level(logging.WARNING, logger="neuralgae"):
+        settings = replace(with_steps(preset("fast"), 4), tile=64)  # many small tiles a step
+        out = render_draw(flaky, start_canvas(200, 300, rng), [DrawTarget(1)], settings=settings, rng=rng)
+    assert out.shape == (200, 300, 3)
+    notes = [r.getMessage() for r in caplog.records if "out of memory" in r.getMessage()]
+    assert notes and len(notes) == len(set(notes))  # once per size, not once per step
+    assert max(flaky.sizes[-3:]) <= 2
+    assert draw_module._fits
+
+
+def test_deepdraw_out_of_memory_on_one_tile_is_one_clear_error(net, monkeypatch):
+    import neuralgae.core.draw as draw_module
+    from neuralgae.core.draw import DrawTarget, render_draw, start_canvas
+    from neuralgae.core.draw_schedule import preset, with_steps
+
+    class NoRoom(FlakyMemoryNet):
+        def features(self, x, layers):
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(draw_module, "_fits", {})
+    rng = np.random.default_rng(0)
+    with pytest.raises(NeuralgaeError, match="ran out of memory drawing a single tile"):
+        render_draw(NoRoom(net, 0), start_canvas(64, 64, rng), [DrawTarget(1)], settings=with_steps(preset("fast"), 2), rng=rng)
