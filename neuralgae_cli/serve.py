@@ -12,6 +12,10 @@ thread) and :func:`serve` runs it with uvicorn. Endpoints:
 - ``GET /classes``: every class name, for the request box's suggestions;
 - ``POST /request`` with JSON ``{"name": "goldfish"}``: ask for a subject; a
   rejected request answers 4xx with ``{"error": message}`` and changes nothing.
+
+Hostile input is answered, never crashed on: a frame number that is not one
+(or too long to be one) and a body that is not readable JSON each get
+one sentence.
 """
 
 from __future__ import annotations
@@ -32,6 +36,51 @@ POLL = 0.1
 
 # why a request was refused -> HTTP status
 REJECTION_STATUS = {"invalid": 400, "duplicate": 409, "too_many": 429, "queue_full": 503}
+
+MAX_FRAME_DIGITS = 18  # a longer frame number names no frame this stream will ever make
+SEND_JSON = 'send JSON such as {"name": "goldfish"}'
+
+
+class BadInput(ValueError):
+    """Input an endpoint refuses, with its HTTP status and the one sentence that says why."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def parse_frame_index(text: str) -> int | None:
+    """The frame number in ``/frame/{text}.jpg``, None for a number no frame can have, or :class:`BadInput`.
+
+    Only plain digits count (no sign, no spaces, no underscores, which
+    ``int`` would accept); a number too long to be a frame's is None (404)
+    rather than converted, so no size of number costs anything.
+    """
+    if not (text.isascii() and text.isdigit()):
+        raise BadInput(400, f"'{text[:40]}' is not a frame number; ask for /frame/12.jpg or /frame/latest.jpg")
+    if len(text) > MAX_FRAME_DIGITS:
+        return None
+    return int(text)
+
+
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_body(body: bytes):
+    """A request body as JSON, or :class:`BadInput` (400) for anything that is not plain, readable JSON.
+
+    Catches what ``json.loads`` raises beyond JSONDecodeError: too deep a
+    nesting (RecursionError), bad UTF-8, NaN and Infinity (refused, as JSON
+    has none); an overflowing float such as 1e400 reads as infinity and is
+    then simply not a class name.
+    """
+    try:
+        return json.loads(body, parse_constant=_no_constants)
+    except RecursionError:
+        raise BadInput(400, f"the request is nested too deeply; {SEND_JSON}") from None
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError, NaN/Infinity, integers over 4300 digits
+        raise BadInput(400, SEND_JSON) from None
 
 
 def classes_payload() -> list[dict]:
@@ -72,9 +121,16 @@ def create_app(live, *, web_dir: Path = WEB_DIR, manage: bool = True):
             return JSONResponse({"error": "that frame is not available (only the latest few are kept)"}, status_code=404)
         return Response(frame.jpeg, media_type="image/jpeg", headers={"Cache-Control": "max-age=600", "X-Frame-Index": str(frame.index)})
 
+    def refusal(exc: BadInput):
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+
     async def frame(request: Request):
         live.touch()
-        return frame_response(live.frame(request.path_params["index"]))
+        try:
+            index = parse_frame_index(request.path_params["name"])
+        except BadInput as exc:
+            return refusal(exc)
+        return frame_response(None if index is None else live.frame(index))
 
     async def latest(request: Request):
         live.touch()
@@ -115,9 +171,9 @@ def create_app(live, *, web_dir: Path = WEB_DIR, manage: bool = True):
 
     async def request_class(request: Request):
         try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return JSONResponse({"error": 'send JSON such as {"name": "goldfish"}'}, status_code=400)
+            body = parse_body(await request.body())
+        except BadInput as exc:
+            return refusal(exc)
         name = body.get("name") if isinstance(body, dict) else None
         client = request.client.host if request.client else "unknown"
         try:
@@ -143,7 +199,7 @@ def create_app(live, *, web_dir: Path = WEB_DIR, manage: bool = True):
         Route("/events", events),
         Route("/classes", classes),
         Route("/frame/latest.jpg", latest),
-        Route("/frame/{index:int}.jpg", frame),
+        Route("/frame/{name}.jpg", frame),
         Route("/request", request_class, methods=["POST"]),
         Mount("/static", StaticFiles(directory=web_dir), name="static"),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -213,3 +214,55 @@ def test_a_stream_that_stopped_on_an_error_ends_in_one_line(net, monkeypatch):
     result = CliRunner().invoke(cli(), ["serve", "--size", "64x64", "--steps", "1"])
     assert result.exit_code == 1
     assert result.output.strip() == "nd: error: the stream stopped: RuntimeError: out of [memory]"
+
+
+# -- hostile input: frame numbers and bodies -------------------------------------------
+
+
+def no_errors_logged(caplog) -> bool:
+    """Nothing at ERROR or above and no traceback in the captured logs (uvicorn's and Starlette's included)."""
+    return not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+@pytest.mark.parametrize(
+    "name, status, words",
+    [
+        (str(10**30), 404, "not available"),
+        ("9" * 5000, 404, "not available"),
+        ("-1", 400, "not a frame number"),
+        ("abc", 400, "not a frame number"),
+        ("1_0", 400, "not a frame number"),
+        ("\u0663", 400, "not a frame number"),  # an Arabic-Indic three: a digit, but not ASCII
+        ("+1", 400, "not a frame number"),
+    ],
+)
+def test_frame_numbers_that_are_not_frames_get_one_sentence(client, caplog, name, status, words):
+    caplog.set_level(logging.DEBUG)
+    response = client.get(f"/frame/{name}.jpg")
+    assert response.status_code == status
+    assert words in response.json()["error"] and "\n" not in response.json()["error"]
+    assert no_errors_logged(caplog)
+
+
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        (b"[" * 100_000 + b"]" * 100_000, 400, "nested too deeply"),
+        (b'{"class": 1e400}', 400, "name of a class"),
+        (b'{"name": 1e400}', 400, "name of a class"),
+        (b'{"name": ' + b"7" * 4000 + b"}", 400, "name of a class"),
+        (b'{"name": ' + b"7" * 5000 + b"}", 400, "send JSON"),  # over Python's 4300 digits
+        (b'{"name": NaN}', 400, "send JSON"),
+        (b'{"name": -Infinity}', 400, "send JSON"),
+        (b'{"name": "\xff\xfe"}', 400, "send JSON"),
+        (b"", 400, "send JSON"),
+    ],
+)
+def test_hostile_bodies_get_one_sentence_and_change_nothing(client, caplog, body, status, words):
+    caplog.set_level(logging.DEBUG)
+    before = client.get("/state").json()["queue"]
+    response = client.post("/request", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == status
+    assert words in response.json()["error"] and "\n" not in response.json()["error"]
+    assert client.get("/state").json()["queue"] == before
+    assert no_errors_logged(caplog)
