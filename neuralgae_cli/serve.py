@@ -14,8 +14,9 @@ thread) and :func:`serve` runs it with uvicorn. Endpoints:
   rejected request answers 4xx with ``{"error": message}`` and changes nothing.
 
 Hostile input is answered, never crashed on: a frame number that is not one
-(or too long to be one) and a body that is not readable JSON each get
-one sentence.
+(or too long to be one) and a body that is not small, readable JSON each get
+one sentence, and a body is refused while it is read, once it passes
+:data:`MAX_BODY` bytes.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ POLL = 0.1
 # why a request was refused -> HTTP status
 REJECTION_STATUS = {"invalid": 400, "duplicate": 409, "too_many": 429, "queue_full": 503}
 
+MAX_BODY = 4096  # bytes of a request body; {"name": ...} needs well under 200
 MAX_FRAME_DIGITS = 18  # a longer frame number names no frame this stream will ever make
 SEND_JSON = 'send JSON such as {"name": "goldfish"}'
 
@@ -61,6 +63,25 @@ def parse_frame_index(text: str) -> int | None:
     if len(text) > MAX_FRAME_DIGITS:
         return None
     return int(text)
+
+
+async def read_body(request, limit: int = MAX_BODY) -> bytes:
+    """The request body, read chunk by chunk and refused (:class:`BadInput`, 413) once it passes ``limit``.
+
+    A declared ``Content-Length`` over the limit is refused before reading
+    anything; a body without one (chunked) is refused at the first chunk that
+    takes it over, so a huge body never sits in the server's memory.
+    """
+    too_big = BadInput(413, f"the request body is too large; a request is JSON of at most {limit} bytes")
+    declared = request.headers.get("content-length", "")  # uvicorn has checked it is a number
+    if declared.isascii() and declared.isdigit() and (len(declared) > len(str(limit)) or int(declared) > limit):
+        raise too_big
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_big
+    return bytes(body)
 
 
 def _no_constants(name: str):
@@ -122,7 +143,9 @@ def create_app(live, *, web_dir: Path = WEB_DIR, manage: bool = True):
         return Response(frame.jpeg, media_type="image/jpeg", headers={"Cache-Control": "max-age=600", "X-Frame-Index": str(frame.index)})
 
     def refusal(exc: BadInput):
-        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        # after a refused body the connection closes, so the rest of it is never read
+        headers = {"Connection": "close"} if exc.status == 413 else None
+        return JSONResponse({"error": str(exc)}, status_code=exc.status, headers=headers)
 
     async def frame(request: Request):
         live.touch()
@@ -171,7 +194,7 @@ def create_app(live, *, web_dir: Path = WEB_DIR, manage: bool = True):
 
     async def request_class(request: Request):
         try:
-            body = parse_body(await request.body())
+            body = parse_body(await read_body(request))
         except BadInput as exc:
             return refusal(exc)
         name = body.get("name") if isinstance(body, dict) else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 
 from neuralgae.core.stream import RateLimiter, StreamRenderer, StreamSettings, SubjectQueue
 from neuralgae.core.stream_live import LiveStream
-from neuralgae_cli.serve import build_stream, create_app, register
+from neuralgae_cli.serve import MAX_BODY, build_stream, create_app, register
 
 TINY = StreamSettings(width=64, height=64, steps=1, first_steps=1, prior_weight=0.0)
 
@@ -247,11 +248,11 @@ def test_frame_numbers_that_are_not_frames_get_one_sentence(client, caplog, name
 @pytest.mark.parametrize(
     "body, status, words",
     [
-        (b"[" * 100_000 + b"]" * 100_000, 400, "nested too deeply"),
+        (b"[" * 100_000 + b"]" * 100_000, 413, "too large"),
+        (b"[" * 2040 + b"]" * 2040, 400, "nested too deeply"),  # under the size limit, over json's recursion limit
         (b'{"class": 1e400}', 400, "name of a class"),
         (b'{"name": 1e400}', 400, "name of a class"),
         (b'{"name": ' + b"7" * 4000 + b"}", 400, "name of a class"),
-        (b'{"name": ' + b"7" * 5000 + b"}", 400, "send JSON"),  # over Python's 4300 digits
         (b'{"name": NaN}', 400, "send JSON"),
         (b'{"name": -Infinity}', 400, "send JSON"),
         (b'{"name": "\xff\xfe"}', 400, "send JSON"),
@@ -266,3 +267,48 @@ def test_hostile_bodies_get_one_sentence_and_change_nothing(client, caplog, body
     assert words in response.json()["error"] and "\n" not in response.json()["error"]
     assert client.get("/state").json()["queue"] == before
     assert no_errors_logged(caplog)
+
+
+def post_streamed(app, *, chunks: int, chunk: bytes, headers=()) -> tuple[int, dict, int, dict]:
+    """POST a body of ``chunks`` x ``chunk`` to /request through ASGI.
+
+    Returns the status, the JSON answer, how many bytes the app pulled and the response headers.
+    """
+    pulled = 0
+    sent: list[dict] = []
+
+    async def receive():
+        nonlocal pulled
+        if pulled >= chunks * len(chunk):
+            return {"type": "http.disconnect"}
+        pulled += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": pulled < chunks * len(chunk)}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/request", "raw_path": b"/request", "root_path": "", "query_string": b"",
+             "headers": [(b"content-type", b"application/json"), *headers],
+             "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000)}
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], json.loads(body), pulled, {k.decode(): v.decode() for k, v in start["headers"]}
+
+
+def test_a_huge_body_is_refused_while_it_is_read(net):
+    live = make_live(net)  # not started: manage=False, nothing renders
+    app = create_app(live, manage=False)
+    chunk = b"[" * 65536
+    # 64 MB without a Content-Length (chunked): refused at the chunk that passes the limit
+    status, answer, pulled, headers = post_streamed(app, chunks=1024, chunk=chunk)
+    assert status == 413 and "too large" in answer["error"] and f"{MAX_BODY} bytes" in answer["error"]
+    assert pulled <= MAX_BODY + len(chunk)
+    assert headers["connection"] == "close"  # uvicorn then closes the connection: the rest is never read
+    # declared 64 MB: refused before reading a byte
+    status, answer, pulled, headers = post_streamed(app, chunks=1024, chunk=chunk, headers=[(b"content-length", str(1024 * 65536).encode())])
+    assert status == 413 and pulled == 0 and headers["connection"] == "close"
+    # small bodies in many chunks are read whole
+    status, answer, pulled, headers = post_streamed(app, chunks=3, chunk=b" " * 1000)
+    assert status == 400 and "send JSON" in answer["error"] and pulled == 3000 and "connection" not in headers
