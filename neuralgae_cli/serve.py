@@ -16,7 +16,9 @@ thread) and :func:`serve` runs it with uvicorn. Endpoints:
 Hostile input is answered, never crashed on: a frame number that is not one
 (or too long to be one) and a body that is not small, readable JSON each get
 one sentence, and a body is refused while it is read, once it passes
-:data:`MAX_BODY` bytes.
+:data:`MAX_BODY` bytes. Clients are told apart by the socket's peer address;
+``X-Forwarded-For`` counts only with ``proxy_headers`` and only from a proxy
+on this machine.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ REJECTION_STATUS = {"invalid": 400, "duplicate": 409, "too_many": 429, "queue_fu
 
 MAX_BODY = 4096  # bytes of a request body; {"name": ...} needs well under 200
 MAX_FRAME_DIGITS = 18  # a longer frame number names no frame this stream will ever make
+TRUSTED_PROXIES = "127.0.0.1,::1"  # with proxy_headers: X-Forwarded-For counts from these peers only
 SEND_JSON = 'send JSON such as {"name": "goldfish"}'
 
 
@@ -111,11 +114,14 @@ def classes_payload() -> list[dict]:
     return [{"index": c.index, "name": c.name, "also": [s for s in c.synonyms[1:4] if s != c.name]} for c in imagenet_classes()]
 
 
-def create_app(live, *, web_dir: Path = WEB_DIR, manage: bool = True):
+def create_app(live, *, web_dir: Path = WEB_DIR, manage: bool = True, proxy_headers: bool = False):
     """The Starlette app serving ``live`` (a LiveStream).
 
     With ``manage``, the app starts the stream's thread on startup and stops
-    it on shutdown.
+    it on shutdown. With ``proxy_headers``, a request from a proxy on this
+    machine (:data:`TRUSTED_PROXIES`) counts as coming from the address its
+    ``X-Forwarded-For`` names (the rate limit is per client); without it, the
+    client is the socket's peer, whatever the headers say.
     """
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -226,18 +232,25 @@ def create_app(live, *, web_dir: Path = WEB_DIR, manage: bool = True):
         Route("/request", request_class, methods=["POST"]),
         Mount("/static", StaticFiles(directory=web_dir), name="static"),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    if proxy_headers:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        return ProxyHeadersMiddleware(app, trusted_hosts=TRUSTED_PROXIES)
+    return app
 
 
-def serve(live, *, host: str = "127.0.0.1", port: int = 8000, on_ready=None) -> None:
+def serve(live, *, host: str = "127.0.0.1", port: int = 8000, on_ready=None, proxy_headers: bool = False) -> None:
     """Run the app with uvicorn until Ctrl-C (or SIGTERM); ``on_ready(url)`` once it listens.
 
     Stopping also stops the stream, which ends the open event streams, so
-    uvicorn's shutdown does not wait for them.
+    uvicorn's shutdown does not wait for them. uvicorn's own proxy handling
+    stays off (it would trust ``X-Forwarded-For`` from any loopback client,
+    or whatever FORWARDED_ALLOW_IPS says); the app does it when asked.
     """
     import uvicorn
 
-    app = create_app(live)
+    app = create_app(live, proxy_headers=proxy_headers)
 
     class StreamServer(uvicorn.Server):
         def handle_exit(self, sig, frame):
@@ -250,7 +263,8 @@ def serve(live, *, host: str = "127.0.0.1", port: int = 8000, on_ready=None) -> 
                 bound = self.servers[0].sockets[0].getsockname() if self.servers else (host, port)
                 on_ready(f"http://{_url_host(bound[0])}:{bound[1]}/")
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=3)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                            timeout_graceful_shutdown=3, proxy_headers=False)
     server = StreamServer(config)
     try:
         server.run()
@@ -334,6 +348,7 @@ def serve_command(
     prior: Annotated[Optional[float], typer.Option(help="Strength of the Student-t patch prior (default 5; 0 = off).")] = None,
     seed: Annotated[int, typer.Option(min=0, help="Random seed of the stream.")] = 0,
     network: Annotated[str, typer.Option(help="Network to draw with.")] = "efficientnet-lite0",
+    proxy_headers: Annotated[bool, typer.Option("--proxy-headers", help="Behind a reverse proxy on this machine: tell clients apart by its X-Forwarded-For.")] = False,
     device: DeviceOption = None,
     precision: PrecisionOption = None,
 ) -> None:
@@ -351,7 +366,7 @@ def serve_command(
                 typer.echo(f"nd serve: recording into {record}")
 
         try:
-            serve(live, host=host, port=port, on_ready=ready)
+            serve(live, host=host, port=port, on_ready=ready, proxy_headers=proxy_headers)
         except KeyboardInterrupt:
             pass
         finally:

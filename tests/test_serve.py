@@ -13,6 +13,7 @@ import typer
 from PIL import Image
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from neuralgae.core.stream import RateLimiter, StreamRenderer, StreamSettings, SubjectQueue
 from neuralgae.core.stream_live import LiveStream
@@ -217,7 +218,7 @@ def test_a_stream_that_stopped_on_an_error_ends_in_one_line(net, monkeypatch):
     assert result.output.strip() == "nd: error: the stream stopped: RuntimeError: out of [memory]"
 
 
-# -- hostile input: frame numbers and bodies -------------------------------------------
+# -- hostile input: frame numbers, bodies, forwarded addresses -------------------------
 
 
 def no_errors_logged(caplog) -> bool:
@@ -312,3 +313,78 @@ def test_a_huge_body_is_refused_while_it_is_read(net):
     # small bodies in many chunks are read whole
     status, answer, pulled, headers = post_streamed(app, chunks=3, chunk=b" " * 1000)
     assert status == 400 and "send JSON" in answer["error"] and pulled == 3000 and "connection" not in headers
+
+
+def spy_on_clients(live) -> list[str]:
+    """The client address of every request that reaches the stream, in order."""
+    seen: list[str] = []
+    real = live.request
+
+    def request(text, *, client):
+        seen.append(client)
+        return real(text, client=client)
+
+    live.request = request
+    return seen
+
+
+NAMES = ("volcano", "tree frog", "pizza", "broccoli")
+
+
+@pytest.mark.parametrize("peer", ["127.0.0.1", "::1", "203.0.113.9"])
+def test_forwarded_addresses_are_ignored_by_default(net, peer):
+    live = make_live(net, initial=["goldfish"])
+    seen = spy_on_clients(live)
+    with TestClient(create_app(live), client=(peer, 5000)) as client:
+        answers = [client.post("/request", json={"name": n}, headers={"x-forwarded-for": f"198.51.100.{i}"})
+                   for i, n in enumerate(NAMES)]
+    assert seen == [peer] * 4
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]  # one client, one allowance
+
+
+def test_proxy_headers_trust_a_local_proxy_and_only_its_last_hop(net):
+    live = make_live(net, initial=["goldfish"])
+    seen = spy_on_clients(live)
+    with TestClient(create_app(live, proxy_headers=True), client=("127.0.0.1", 5000)) as client:
+        answers = [client.post("/request", json={"name": n}, headers={"x-forwarded-for": f"198.51.100.{i}"})
+                   for i, n in enumerate(NAMES)]
+        assert seen == [f"198.51.100.{i}" for i in range(4)]
+        assert [a.status_code for a in answers] == [200] * 4  # four viewers behind one proxy
+        # what a client writes itself comes first; the proxy appends the address it saw
+        spoofed = client.post("/request", json={"name": "pretzel"}, headers={"x-forwarded-for": "10.9.9.9, 198.51.100.7"})
+        assert spoofed.status_code == 200 and seen[-1] == "198.51.100.7"
+
+
+def test_proxy_headers_from_a_remote_peer_are_ignored(net):
+    live = make_live(net, initial=["goldfish"])
+    seen = spy_on_clients(live)
+    with TestClient(create_app(live, proxy_headers=True), client=("203.0.113.9", 5000)) as client:
+        client.post("/request", json={"name": "volcano"}, headers={"x-forwarded-for": "198.51.100.1"})
+    assert seen == ["203.0.113.9"]
+
+
+def test_uvicorn_never_rewrites_the_client_address(net, monkeypatch):
+    import uvicorn
+
+    import neuralgae_cli.serve as serve_module
+
+    configs = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: configs.append(self.config))
+    live = make_live(net)
+    for proxy_headers in (False, True):
+        serve_module.serve(live, port=0, proxy_headers=proxy_headers)
+    assert [c.proxy_headers for c in configs] == [False, False]  # uvicorn's own handling trusts any loopback peer
+    assert not isinstance(configs[0].app, ProxyHeadersMiddleware) and isinstance(configs[1].app, ProxyHeadersMiddleware)
+
+
+def test_serve_command_passes_proxy_headers(net, monkeypatch):
+    import neuralgae_cli.serve as serve_module
+
+    calls = []
+    real_build = serve_module.build_stream
+    monkeypatch.setattr(serve_module, "build_stream", lambda **kw: real_build(**kw, net=net))
+    monkeypatch.setattr(serve_module, "serve", lambda live, **kw: calls.append(kw["proxy_headers"]))
+    for args in ([], ["--proxy-headers"]):
+        result = CliRunner().invoke(cli(), ["serve", "--size", "64x64", "--steps", "1", *args])
+        assert result.exit_code == 0, result.output
+    assert calls == [False, True]
