@@ -336,7 +336,7 @@ def _resumable_entries(spec: Spec, folder: Path) -> list[dict]:
         )
     complete = _complete_lines(folder)
     text = "".join(line for _, line in complete)
-    if (folder / MANIFEST).read_text(encoding="utf-8") != text:  # torn or orphaned lines: keep the complete prefix
+    if (folder / MANIFEST).read_bytes() != text.encode("utf-8"):  # torn or orphaned lines: keep the complete prefix
         atomic_write(folder / MANIFEST, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return [entry for entry, _ in complete]
 

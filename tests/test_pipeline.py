@@ -363,3 +363,19 @@ def test_a_garbage_manifest_reads_as_its_complete_prefix(tmp_path, host):
     for garbage in (b"\xff\xfe not utf-8\n", b"[1, 2]\n", b'{"index": 1, "file": 5}\n', b'{"index": "1", "file": "frame_00001.png"}\n'):
         (out / MANIFEST).write_bytes(good[0] + garbage + good[1])
         assert [e["index"] for e in read_manifest(out)] == [0]
+
+
+def test_resume_after_a_garbage_line_keeps_the_complete_prefix(tmp_path, host):
+    run_spec(make_spec(tmp_path, host, frames=2), host=host)
+    out = tmp_path / "out"
+    with (out / MANIFEST).open("ab") as fh:
+        fh.write(b"\xff\xfe garbage\n")
+    run = run_spec(make_spec(tmp_path, host, frames=3), host=host, resume=True)
+    assert run.start == 2 and [e["index"] for e in read_manifest(out)] == [0, 1, 2]
+
+
+def test_resume_with_a_garbage_spec_toml_is_one_clear_error(tmp_path, host):
+    run_spec(make_spec(tmp_path, host, frames=1), host=host)
+    (tmp_path / "out" / SPEC_FILE).write_bytes(b"\xff\xfe = [")
+    with pytest.raises(NeuralgaeError, match=r"spec.toml"):
+        run_spec(make_spec(tmp_path, host, frames=2), host=host, resume=True)
