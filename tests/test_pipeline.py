@@ -379,3 +379,21 @@ def test_resume_with_a_garbage_spec_toml_is_one_clear_error(tmp_path, host):
     (tmp_path / "out" / SPEC_FILE).write_bytes(b"\xff\xfe = [")
     with pytest.raises(NeuralgaeError, match=r"spec.toml"):
         run_spec(make_spec(tmp_path, host, frames=2), host=host, resume=True)
+
+
+def test_cli_run_zoom_beside_a_zoom_folder_refuses_a_crafted_manifest_in_one_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from neuralgae_cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "zoom"  # as `nd run zoom --out zoom` leaves it: the name still means the built-in spec
+    run.mkdir()
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    (run / MANIFEST).write_text(json.dumps({"index": 0, "file": "../precious.txt"}) + "\n")
+    result = CliRunner().invoke(app, ["run", "zoom", "--out", "zoom", "--overwrite", "-q"])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("nd: error: manifest.jsonl entry 0 (file '../precious.txt')"), result.output
+    assert precious.read_text() == "keep me" and (run / MANIFEST).is_file()
