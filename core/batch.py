@@ -320,9 +320,10 @@ def check_variation(
 ) -> Outcome | None:
     """Without running anything: a failed outcome when the variation's spec does not load or its folder
     cannot be resumed, a skipped one when its run is finished, else None (it has work to do)."""
-    from .pipeline import prepare_output
+    from .pipeline import inside, prepare_output
 
     try:
+        inside(variation.out.parent, variation.out.name, f"run folder '{variation.out.name}'")  # a link would run elsewhere
         loaded = load_variation(spec, variation, host=host, base_overrides=base_overrides, frames=frames)
         if overwrite:
             return None
@@ -550,6 +551,28 @@ def batch_message(counts: dict[str, int], *, elapsed: float, runs_done: int, lef
     return ", ".join(parts)
 
 
+def batch_folder(folder: Path) -> Path:
+    """The batch folder, absolute and created; a clear error when it is a file or cannot be written."""
+    folder = Path(folder).expanduser().absolute()
+    if folder.exists() and not folder.is_dir():
+        raise NeuralgaeError(f"batch folder '{folder}' is a file, not a folder; choose another with --out")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NeuralgaeError(f"cannot make the batch folder '{folder}': {exc.strerror or exc}; choose another with --out") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise NeuralgaeError(f"cannot write into the batch folder '{folder}'; choose another with --out")
+    return folder
+
+
+def _write_text(path: Path, text: str) -> Path:
+    """``text`` into ``path`` atomically; an OSError (a full or read-only disk) as one clear line."""
+    try:
+        return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    except OSError as exc:
+        raise NeuralgaeError(f"cannot write '{path}': {exc.strerror or exc}; is the batch folder writable?") from None
+
+
 def write_batch_file(folder: Path, *, spec: str, base_overrides: Sequence[str], frames: int | None,
                      variations: Sequence[Variation], outcomes: dict[str, Outcome]) -> Path:
     """``batch.json``: the plan (spec, overrides, every variation) and each variation's outcome so far."""
@@ -570,15 +593,15 @@ def write_batch_file(folder: Path, *, spec: str, base_overrides: Sequence[str], 
         ],
     }
     text = json.dumps(data, indent=1) + "\n"
-    return atomic_write(Path(folder) / BATCH_FILE, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return _write_text(Path(folder) / BATCH_FILE, text)
 
 
 def resolve_spec_argument(spec: str, *, host, cwd: Path | None = None) -> str:
     """A spec file as an absolute path (workers may run elsewhere); a built-in spec's name unchanged."""
-    from .spec import find_spec
+    from .spec import find_spec, is_spec_name
 
     path, _, _ = find_spec(spec, host)
-    if spec in host.specs and not Path(spec).exists():
+    if is_spec_name(spec, host):
         return spec
     return str(((cwd or Path.cwd()) / path).absolute())
 
@@ -607,8 +630,7 @@ def run_batch(
     from .plugins import default_host
 
     host = host or default_host()
-    folder = Path(folder).expanduser().absolute()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = batch_folder(folder)
     names = [v.name for v in variations]
     if len(set(names)) != len(names):
         raise NeuralgaeError("two variations share a folder name; give each a distinct name")
@@ -739,6 +761,26 @@ figure.pending .missing { aspect-ratio: 1; border: 1px dashed #3a4246; border-ra
 """
 
 
+def _card_frame(variation: Variation, folder: Path) -> tuple[Path, Path] | None:
+    """The last frame of a variation's run and its thumbnail (made now), or None; an error when either is unsafe or no image.
+
+    The run folder is read as untrusted input: its manifest may not point
+    outside it, and the thumbnails are written only inside the batch folder.
+    """
+    from .pipeline import inside
+
+    if not variation.out.is_dir():
+        return None
+    frame = last_frame(variation.out)
+    if frame is None:
+        return None
+    thumbs = inside(folder, THUMBS, "the thumbnails folder")
+    try:
+        return frame, thumbnail(frame, thumbs / f"{variation.name}.jpg")
+    except OSError as exc:
+        raise NeuralgaeError(f"cannot make the thumbnail of '{frame}': {exc.strerror or exc}") from None
+
+
 def _card(variation: Variation, outcome: Outcome | None, folder: Path) -> str:
     if variation.class_index is not None:
         caption = f'<span class="index">{variation.class_index}</span>{html.escape(variation.class_name)}'
@@ -746,10 +788,13 @@ def _card(variation: Variation, outcome: Outcome | None, folder: Path) -> str:
             caption += f'<span class="detail">{html.escape(variation.label)}</span>'
     else:
         caption = html.escape(variation.label or variation.name)
-    frame = last_frame(variation.out) if variation.out.is_dir() else None
     status = outcome.status if outcome else "pending"
-    if frame is not None and status != "failed":
-        thumb = thumbnail(frame, folder / THUMBS / f"{variation.name}.jpg")
+    try:
+        frame = _card_frame(variation, folder) if status != "failed" else None
+    except NeuralgaeError as exc:  # a damaged run folder spoils its card, not the sheet
+        frame, outcome, status = None, Outcome(variation.name, "failed", str(exc)), "failed"
+    if frame is not None:
+        frame, thumb = frame
         href = html.escape(os.path.relpath(frame, folder))
         src = html.escape(os.path.relpath(thumb, folder))
         alt = html.escape(variation.description)
@@ -784,4 +829,4 @@ def write_index(folder: Path, variations: Sequence[Variation], outcomes: Sequenc
         + "\n".join(cards)
         + "\n</main>\n</body>\n</html>\n"
     )
-    return atomic_write(folder / INDEX_FILE, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    return _write_text(folder / INDEX_FILE, page)

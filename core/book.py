@@ -54,7 +54,10 @@ def write_classes_txt(folder: Path, entries: Sequence[dict]) -> Path:
     lines = [classes_line(e["file"], e["class_names"]) + "\n" for e in entries if e.get("class_names") is not None]
     text = "".join(lines)
     target = folder / CLASSES_FILE
-    atomic_write(target, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    try:
+        atomic_write(target, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    except OSError as exc:
+        raise NeuralgaeError(f"cannot write '{target}': {exc.strerror or exc}; is the run folder writable?") from None
     return target
 
 
@@ -75,13 +78,48 @@ def book_frames(run_dir: Path) -> list[BookFrame]:
     if not (run_dir / MANIFEST).is_file():
         raise NeuralgaeError(f"'{run_dir}' holds no run (no {MANIFEST}); give the output folder of `nd run`")
     entries = read_manifest(run_dir)
+    if not entries and b"\n" in (run_dir / MANIFEST).read_bytes():
+        raise NeuralgaeError(
+            f"the {MANIFEST} in '{run_dir}' is damaged: its first line is not a frame entry "
+            "(a JSON object with index 0 and the file of an existing frame)"
+        )
     if not entries:
         raise NeuralgaeError(f"the run in '{run_dir}' has no complete frame yet; wait for its first frame")
     if any(e.get("class_names") is None for e in entries):
         raise NeuralgaeError(
             f"the frames in '{run_dir}' have no classes (the spec has no [sampler]); a book needs a chain such as `nd run neuralgae`"
         )
+    for e in entries:
+        names = e["class_names"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise NeuralgaeError(
+                f"{MANIFEST} entry {e['index']} in '{run_dir}': class_names must be a list of names, not {names!r}; "
+                "the manifest is damaged, run the chain again"
+            )
     return [BookFrame(int(e["index"]), run_dir / e["file"], tuple(e["class_names"])) for e in entries]
+
+
+_SUFFIXES = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp", "GIF": ".gif"}
+
+
+def image_suffix(path: Path, what: str) -> str:
+    """The suffix of the image format ``path`` decodes as; an error when it is no image.
+
+    A book publishes its frames, so a file posing as one (text, HTML with a
+    ``.png`` name) is refused rather than copied, and the copy is named by
+    what the file is, not by what the manifest calls it.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            fmt = im.format
+            im.verify()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise NeuralgaeError(f"{what} '{path}' is not an image ({exc}); the run folder is damaged") from None
+    if fmt not in _SUFFIXES:
+        raise NeuralgaeError(f"{what} '{path}' is a {fmt} image; a book's frames must be PNG, JPEG, WebP, TIFF, BMP or GIF")
+    return _SUFFIXES[fmt]
 
 
 # -- the HTML book -------------------------------------------------------------------
@@ -158,7 +196,26 @@ def build_book(
     if not frames:
         raise NeuralgaeError("a book needs at least one frame")
     out_dir = Path(out_dir)
-    images = out_dir / "images"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NeuralgaeError(f"book folder '{out_dir}' is a file, not a folder; choose another with --out")
+    try:
+        return _write_book(frames, passages, out_dir, title=title, chapter_size=chapter_size)
+    except OSError as exc:
+        raise NeuralgaeError(f"cannot write the book into '{out_dir}': {exc.strerror or exc}; choose another folder with --out") from None
+
+
+def _frame_suffix(frame: BookFrame) -> str:
+    if not frame.path.is_file():
+        raise NeuralgaeError(f"frame image '{frame.path}' is missing; the run folder is incomplete")
+    return image_suffix(frame.path, f"frame {frame.index}")
+
+
+def _write_book(frames: Sequence[BookFrame], passages: Sequence[str], out_dir: Path, *, title: str, chapter_size: int) -> Path:
+    """The writing half of :func:`build_book`, its arguments checked."""
+    from .pipeline import inside
+
+    copies = [f"{frame.index:05d}{_frame_suffix(frame)}" for frame in frames]  # every frame checked before any is copied
+    images = inside(out_dir, "images", "the images folder")  # a link there would write elsewhere
     images.mkdir(parents=True, exist_ok=True)
     chapters = [list(range(i, min(i + chapter_size, len(frames)))) for i in range(0, len(frames), chapter_size)]
     contents = []
@@ -166,9 +223,7 @@ def build_book(
         sections = []
         for k in members:
             frame = frames[k]
-            name = f"{frame.index:05d}{frame.path.suffix or '.png'}"
-            if not frame.path.is_file():
-                raise NeuralgaeError(f"frame image '{frame.path}' is missing; the run folder is incomplete")
+            name = copies[k]
             shutil.copyfile(frame.path, images / name)
             sections.append(_section(frame, f"images/{name}", str(passages[k])))
         first, last = frames[members[0]].index, frames[members[-1]].index

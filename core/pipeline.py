@@ -180,24 +180,64 @@ def read_manifest(folder: Path) -> list[dict]:
 
 
 def _complete_lines(folder: Path) -> list[tuple[dict, str]]:
+    """The manifest's complete (entry, line) pairs, contiguous from frame 0.
+
+    A line that is not UTF-8 JSON, not an object, out of order or whose file is
+    missing ends the list (a torn write); an entry whose file lies outside
+    ``folder`` raises, since the manifest is untrusted input.
+    """
     path = folder / MANIFEST
-    if not path.exists():
+    if not path.is_file():
         return []
     out: list[tuple[dict, str]] = []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break
+    with path.open("rb") as fh:
+        for raw in fh:
             try:
+                line = raw.decode("utf-8")
                 entry = json.loads(line)
-            except json.JSONDecodeError:
+            except (UnicodeDecodeError, json.JSONDecodeError):
                 break
-            if not isinstance(entry, dict) or entry.get("index") != len(out):
+            if not line.endswith("\n") or not isinstance(entry, dict) or entry.get("index") != len(out):
                 break
-            if not (folder / str(entry.get("file", ""))).is_file():
+            name = entry.get("file")
+            if not isinstance(name, str) or not name:
+                break
+            inside(folder, name, f"{MANIFEST} entry {len(out)} (file {name!r})")
+            if not (folder / name).is_file():
                 break
             out.append((entry, line))
     return out
+
+
+def _lies_inside(folder: Path, path: Path) -> bool:
+    """Whether ``path`` (symlinks followed) lies inside ``folder``."""
+    try:
+        inside(folder, path, "path")
+    except NeuralgaeError:
+        return False
+    return True
+
+
+def inside(folder: Path, name: str | Path, what: str) -> Path:
+    """``folder / name``, checked to lie inside ``folder`` once symlinks are followed; else a clear error.
+
+    A run folder may come from elsewhere (shared, downloaded), so a path it
+    names is never trusted to stay in it: nothing ``nd`` deletes, overwrites
+    or copies may lie outside the folder it owns.
+    """
+    folder = Path(folder)
+    path = folder / name
+    root = folder.resolve()
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise NeuralgaeError(f"{what} in '{folder}' cannot be followed ({exc}); remove it from the folder") from None
+    if target != root and root not in target.parents:
+        raise NeuralgaeError(
+            f"{what} in '{folder}' points outside the folder (to '{target}'); "
+            "nd only touches files inside a run folder: remove that entry or choose another folder"
+        )
+    return path
 
 
 def write_manifest(folder: Path, entries: list[dict]) -> None:
@@ -228,20 +268,22 @@ def _fingerprint_of(data: dict) -> dict:
 
 
 def _clear_run(folder: Path, spec: Spec) -> None:
-    """Remove what a run writes (frames, manifest, spec, animations, torn temporaries); leave other files."""
-    doomed: set[Path] = set()
-    for e in read_manifest(folder):
-        doomed.add(folder / e["file"])
+    """Remove what a run writes (frames, manifest, spec, animations, torn temporaries); leave other files.
+
+    Every path is checked to lie inside ``folder`` before the first is
+    deleted, so a crafted manifest or a symlink cannot make it remove a file elsewhere.
+    """
+    doomed: set[Path] = {folder / e["file"] for e in read_manifest(folder)}  # read_manifest checks each entry
     doomed.update(folder.glob(_frame_glob(spec.output.frame_pattern)))
     doomed.update(folder.glob(".*.part"))
     for name in (MANIFEST, SPEC_FILE):
         doomed.add(folder / name)
     for kind in ("gif", "mp4"):
         p = spec.output.animation_path(kind, spec.name)
-        if p is not None:
+        if p is not None and (p.is_symlink() or _lies_inside(folder, p)):  # one the spec puts elsewhere is replaced at the end
             doomed.add(p)
     for p in doomed:
-        if p.is_file():
+        if p.is_symlink() or p.is_file():  # removing a link never touches its target
             p.unlink()
 
 
@@ -260,6 +302,7 @@ def prepare_output(spec: Spec, *, resume: bool = False, overwrite: bool = False)
         raise NeuralgaeError("--resume and --overwrite contradict each other; use one of them")
     if resume:
         if has_run:
+            inside(folder, MANIFEST, MANIFEST)  # appended to: a link elsewhere would write there
             return _resumable_entries(spec, folder)
         if busy:
             raise NeuralgaeError(
@@ -293,7 +336,7 @@ def _resumable_entries(spec: Spec, folder: Path) -> list[dict]:
         )
     complete = _complete_lines(folder)
     text = "".join(line for _, line in complete)
-    if (folder / MANIFEST).read_text(encoding="utf-8") != text:  # torn or orphaned lines: keep the complete prefix
+    if (folder / MANIFEST).read_bytes() != text.encode("utf-8"):  # torn or orphaned lines: keep the complete prefix
         atomic_write(folder / MANIFEST, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return [entry for entry, _ in complete]
 

@@ -17,6 +17,7 @@ verbatim (a test checks it), so documentation and schema cannot drift.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import typing
@@ -372,13 +373,33 @@ def read_toml(path: Path, *, origin: str) -> dict:
         raise NeuralgaeError(f"{origin}: not valid TOML: {exc}") from None
 
 
-def find_spec(name_or_path: str | Path, host) -> tuple[Path, str, str]:
-    """Resolve a spec argument: an existing file, or the name of a registered spec.
+def is_spec_name(text: str | Path, host) -> bool:
+    """Whether ``text`` is the bare name (no ``.toml``, no folder) of a built-in or plugin spec."""
+    text = str(text)
+    return text in host.specs and Path(text).suffix != ".toml" and "/" not in text and "\\" not in text
 
+
+_noted_ambiguous: set[str] = set()
+
+
+def find_spec(name_or_path: str | Path, host) -> tuple[Path, str, str]:
+    """Resolve a spec argument: the name of a registered spec, or an existing file.
+
+    A bare name of a built-in or plugin spec is that spec even when the
+    current folder holds a folder of the same name (``nd run zoom --out zoom``
+    leaves one); when it holds a *file* of that name, the registered spec is
+    still taken and a notice says how to run the file (``./zoom``), so a name
+    never means different things in different folders.
     Returns (file, origin label, spec name).
     """
     text = str(name_or_path)
     path = Path(text)
+    if is_spec_name(text, host):
+        if path.is_file() and text not in _noted_ambiguous:
+            _noted_ambiguous.add(text)
+            kind = _label(text, host).partition(" (")[2].rstrip(")")
+            logging.getLogger("neuralgae").info(f"'{text}' names a file here and a {kind}; using the {kind}, write ./{text} to run the file")
+        return Path(host.specs[text].path), _label(text, host), text
     if path.suffix == ".toml" or path.exists() or "/" in text or "\\" in text:
         if not path.exists():
             hint = did_you_mean(path.stem, host.specs) if path.suffix == ".toml" else ""
@@ -386,16 +407,19 @@ def find_spec(name_or_path: str | Path, host) -> tuple[Path, str, str]:
                 f"spec file '{text}' does not exist{hint.replace('; did you mean', '; a built-in spec is called') if hint else ''}"
             )
         if path.is_dir():
-            raise NeuralgaeError(f"'{text}' is a folder, not a spec file")
+            raise NeuralgaeError(f"'{text}' is a folder, not a spec file; give the TOML file in it, or a built-in spec's name (`nd specs`)")
         return path, text, path.stem
-    if text in host.specs:
-        entry = host.specs[text]
-        return Path(entry.path), f"{text} (built-in spec)" if entry.source == "built-in" else f"{text} (spec from {entry.source})", text
     known = list(host.specs)
     raise NeuralgaeError(
         f"no spec file or built-in spec called '{text}'{did_you_mean(text, known)} "
         f"(built-in specs: {', '.join(known) or 'none'}; `nd specs` lists them)"
     )
+
+
+def _label(name: str, host) -> str:
+    """How a registered spec is named in messages: ``zoom (built-in spec)`` or ``x (spec from PLUGIN)``."""
+    entry = host.specs[name]
+    return f"{name} (built-in spec)" if entry.source == "built-in" else f"{name} (spec from {entry.source})"
 
 
 # -- overrides ---------------------------------------------------------------------

@@ -41,6 +41,10 @@ def make_book(
     generator = host.get("text_generator", text)
     bound = bind_params(generator, params or {}, where=f"text generator '{text}'")
     frames = book_frames(run_dir)
+    if out is None:
+        from neuralgae.core.pipeline import inside
+
+        out = inside(run_dir, "book", "the book folder")  # a link there would write outside the run
     write_classes_txt(run_dir, read_manifest(run_dir))
     ctx = TextContext(rng=np.random.default_rng(seed))
     try:
@@ -51,7 +55,7 @@ def make_book(
         raise NeuralgaeError(f"text generator '{text}' (from {generator.source}) failed: {type(exc).__name__}: {exc}") from exc
     if not isinstance(passages, (list, tuple)) or not all(isinstance(p, str) for p in passages):
         raise NeuralgaeError(f"text generator '{text}' (from {generator.source}) must return a list of strings, one per frame")
-    return build_book(frames, passages, out or run_dir / "book", title=title, chapter_size=chapter_size)
+    return build_book(frames, passages, out, title=title, chapter_size=chapter_size)
 
 
 def register(app: typer.Typer) -> None:

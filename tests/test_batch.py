@@ -319,6 +319,70 @@ def test_sequential_batch_without_a_cluster(tmp_path):
     assert '<a class="movie" href="0001-goldfish/tiny.gif">gif</a>' in result.index.read_text()
 
 
+# -- run folders are untrusted input ------------------------------------------------------------
+
+
+def _damaged_run(folder: Path, *, entry_file: str, frame_text: bytes | None = None) -> Variation:
+    """A variation whose run folder holds one frame (a real PNG unless ``frame_text``) and a manifest naming ``entry_file``."""
+    out = folder / "v"
+    out.mkdir(parents=True)
+    if frame_text is None:
+        save_image(out / "frame_00000.png", np.zeros((4, 4, 3), np.float32))
+    else:
+        (out / "frame_00000.png").write_bytes(frame_text)
+    (out / MANIFEST).write_text(json.dumps({"index": 0, "file": entry_file}) + "\n")
+    return Variation("v", (), out)
+
+
+@pytest.mark.parametrize("entry_file, frame_text, expected", [
+    ("../../secret.png", None, "points outside the folder"),
+    ("frame_00000.png", b"not an image", "cannot read image"),
+])
+def test_the_contact_sheet_shows_a_damaged_run_as_failed(tmp_path, entry_file, frame_text, expected):
+    save_image(tmp_path / "secret.png", np.ones((4, 4, 3), np.float32))
+    v = _damaged_run(tmp_path / "b", entry_file=entry_file, frame_text=frame_text)
+    index = batch.write_index(tmp_path / "b", [v], [batch.Outcome("v", "done")], title="t")
+    page = index.read_text()
+    assert '<figure class="failed"' in page and expected in page and "<img" not in page
+    assert not (tmp_path / "b" / "thumbs").exists()
+
+
+def test_thumbnails_are_never_written_through_a_link(tmp_path):
+    v = _damaged_run(tmp_path / "b", entry_file="frame_00000.png")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "b" / "thumbs").symlink_to(tmp_path / "elsewhere")
+    page = batch.write_index(tmp_path / "b", [v], [batch.Outcome("v", "done")], title="t").read_text()
+    assert "the thumbnails folder in" in page and not list((tmp_path / "elsewhere").iterdir())
+
+
+def test_a_variation_folder_linked_elsewhere_fails_without_running(tmp_path):
+    spec = write_spec(tmp_path, TINY_DREAM)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "b" / "v").symlink_to(tmp_path / "elsewhere")
+    outcome = batch.check_variation(spec, Variation("v", (), tmp_path / "b" / "v"), host=default_host())
+    assert outcome.status == "failed" and "run folder 'v' in" in outcome.message and "points outside" in outcome.message
+
+
+def test_the_batch_folder_must_be_a_writable_folder(tmp_path):
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(NeuralgaeError, match=r"^batch folder '.*taken' is a file, not a folder; choose another with --out$"):
+        batch.batch_folder(tmp_path / "taken")
+    with pytest.raises(NeuralgaeError, match=r"^cannot make the batch folder '.*taken/b'"):
+        batch.batch_folder(tmp_path / "taken" / "b")
+    assert batch.batch_folder(tmp_path / "new" / "b").is_dir()
+
+
+def test_a_spec_name_is_not_shadowed_by_the_batch_folder(tmp_path, monkeypatch):
+    host = default_host()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "atlas").mkdir()  # nd batch atlas --classes goldfish --out atlas
+    plan = plan_variations([class_axis([1])], out=tmp_path / "atlas")
+    assert batch.resolve_spec_argument("atlas", host=host) == "atlas"
+    assert batch.check_variation("atlas", plan[0], host=host) is None  # loads: has work to do
+    assert batch.load_variation("atlas", plan[0], host=host).name == "atlas"
+
+
 # -- the command line -----------------------------------------------------------------------
 
 
@@ -412,3 +476,12 @@ def test_contact_sheet_images_load_in_a_browser(tmp_path, browser):
     page.close()
     assert loaded == [True, True]
     assert captions == ["1goldfish", "388giant panda"]
+
+
+def test_cli_batch_folder_that_is_a_file_is_one_line(tmp_path, cli):
+    spec = write_spec(tmp_path, TINY_ATLAS, "atlas.toml")
+    (tmp_path / "o").write_text("mine")
+    result = CliRunner().invoke(cli, [spec, "--classes", "1", "--out", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [f"nd: error: batch folder '{tmp_path / 'o'}' is a file, not a folder; choose another with --out"]
+    assert (tmp_path / "o").read_text() == "mine"

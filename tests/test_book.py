@@ -256,3 +256,94 @@ def test_nd_book_passes_generator_parameters(tmp_path, app):
     assert malformed.exit_code == 1 and "--param words: write NAME=VALUE" in malformed.output
     wrong_type = runner.invoke(app, ["book", str(run), "--param", "words=many"])
     assert wrong_type.exit_code == 1 and "words" in wrong_type.output and "Traceback" not in wrong_type.output
+
+
+# -- a run folder is untrusted input --------------------------------------------------------
+
+
+def _book(app, *args):
+    result = CliRunner().invoke(app, ["book", *map(str, args)])
+    assert "Traceback" not in result.output
+    return result
+
+
+def _one_line_error(result, pattern: str) -> None:
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and re.search(pattern, lines[0]), result.output
+
+
+@pytest.mark.parametrize(
+    "manifest, pattern",
+    [
+        ("not json\n", r"manifest.jsonl in '.*' is damaged"),
+        ("[1, 2]\n", r"is damaged"),
+        (b"\xff\xfe\n", r"is damaged"),
+        ('{"index": 0, "file": 7, "class_names": ["a"]}\n', r"is damaged"),
+        ('{"index": 0, "file": "frame_00000.png", "class_names": "tench"}\n', r"entry 0 .*class_names must be a list of names"),
+        ('{"index": 0, "file": "frame_00000.png", "class_names": [1, 2]}\n', r"class_names must be a list"),
+    ],
+)
+def test_nd_book_refuses_a_garbage_manifest_in_one_line(tmp_path, app, manifest, pattern):
+    run = fake_run(tmp_path / "run")
+    path = run / MANIFEST
+    path.write_bytes(manifest if isinstance(manifest, bytes) else manifest.encode())
+    _one_line_error(_book(app, run), pattern)
+
+
+@pytest.mark.parametrize("name", ["../secret.png", "ABSOLUTE", "link.png", "sub/secret.png"])
+def test_nd_book_never_copies_a_file_from_outside_the_run(tmp_path, app, name):
+    run = fake_run(tmp_path / "run")
+    secret = tmp_path / "secret.png"
+    save_image(secret, np.ones((4, 4, 3), np.float32))  # even an image
+    (run / "link.png").symlink_to(secret)
+    (run / "sub").symlink_to(tmp_path)
+    lines = (run / MANIFEST).read_text().splitlines()
+    entry = json.loads(lines[2])
+    entry["file"] = str(secret) if name == "ABSOLUTE" else name
+    lines[2] = json.dumps(entry)
+    (run / MANIFEST).write_text("\n".join(lines) + "\n")
+    _one_line_error(_book(app, run), r"manifest.jsonl entry 2 \(file '.*(secret|link).png'\) in .* points outside the folder")
+    assert not (run / "book").exists()
+
+
+def test_nd_book_refuses_a_text_file_posing_as_a_frame(tmp_path, app):
+    run = fake_run(tmp_path / "run")
+    (run / "frame_00003.png").write_text("<script>alert(1)</script>")
+    _one_line_error(_book(app, run), r"frame 3 '.*frame_00003.png' is not an image")
+    assert not list((run / "book").glob("**/*.html"))
+
+
+def test_a_book_names_its_copies_by_what_the_frames_are(tmp_path):
+    run = fake_run(tmp_path / "run")
+    (run / "frame_00001.png").rename(run / "frame_00001.html")  # a PNG by content
+    lines = (run / MANIFEST).read_text().replace("frame_00001.png", "frame_00001.html")
+    (run / MANIFEST).write_text(lines)
+    index = build_book(book_frames(run), ["x"] * len(SEED_FRAMES), tmp_path / "book")
+    assert (index.parent / "images/00001.png").is_file() and not list(index.parent.glob("images/*.html"))
+
+
+def test_nd_book_output_that_is_a_file_or_unwritable_is_one_line(tmp_path, app):
+    run = fake_run(tmp_path / "run")
+    (tmp_path / "taken").write_text("x")
+    _one_line_error(_book(app, run, "-o", tmp_path / "taken"), r"book folder '.*taken' is a file, not a folder")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if not _can_write(locked):  # root writes anyway
+            _one_line_error(_book(app, run, "-o", locked / "book"), r"cannot write the book into '.*book': Permission denied")
+    finally:
+        locked.chmod(0o700)
+    (run / "book").symlink_to(tmp_path)
+    _one_line_error(_book(app, run), r"the book folder in '.*run' points outside the folder")
+
+
+def _can_write(folder: Path) -> bool:
+    """Whether this process writes into ``folder`` despite its mode (root does)."""
+    try:
+        (folder / ".probe").write_text("x")
+    except OSError:
+        return False
+    (folder / ".probe").unlink()
+    return True

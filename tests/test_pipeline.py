@@ -299,3 +299,101 @@ def test_a_run_that_fails_before_its_first_frame_leaves_nothing(tmp_path, host):
         fakes.FAIL_AT.clear()
     assert not (tmp_path / "out").exists()
     run_spec(make_spec(tmp_path, host, frames=1), host=host)  # no --overwrite needed
+
+
+# -- a run folder is untrusted input --------------------------------------------------------
+
+
+def _point_entry_at(folder: Path, index: int, name: str) -> None:
+    lines = (folder / MANIFEST).read_text(encoding="utf-8").splitlines()
+    entry = json.loads(lines[index])
+    entry["file"] = name
+    lines[index] = json.dumps(entry)
+    (folder / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["relative", "absolute", "symlink", "linked folder"])
+def test_overwrite_never_deletes_a_file_outside_the_run_folder(tmp_path, host, kind):
+    run_spec(make_spec(tmp_path, host, frames=2), host=host)
+    out = tmp_path / "out"
+    precious = tmp_path / "precious.png"
+    precious.write_bytes(b"keep me")
+    name = {"relative": "../precious.png", "absolute": str(precious)}.get(kind, "frame_00001.png")
+    if kind == "symlink":
+        (out / "frame_00001.png").unlink()
+        (out / "frame_00001.png").symlink_to(precious)
+    if kind == "linked folder":
+        (out / "sub").symlink_to(tmp_path)
+        name = "sub/precious.png"
+    _point_entry_at(out, 1, name)
+    with pytest.raises(NeuralgaeError, match=r"manifest.jsonl entry 1 \(file '[^']+'\) in '.*out' points outside the folder \(to '.*precious.png'\)"):
+        run_spec(make_spec(tmp_path, host, frames=1), host=host, overwrite=True)
+    assert precious.read_bytes() == b"keep me"
+    assert (out / "frame_00000.png").is_file() and (out / MANIFEST).is_file()  # refused before anything was deleted
+
+
+def test_overwrite_removes_a_link_not_its_target(tmp_path, host):
+    run_spec(make_spec(tmp_path, host, frames=1), host=host)
+    precious = tmp_path / "precious.png"
+    precious.write_bytes(b"keep me")
+    (tmp_path / "out" / "frame_00007.png").symlink_to(precious)  # not in the manifest, matches the frame pattern
+    run_spec(make_spec(tmp_path, host, frames=1), host=host, overwrite=True)
+    assert precious.read_bytes() == b"keep me" and not (tmp_path / "out" / "frame_00007.png").is_symlink()
+
+
+def test_resume_refuses_a_manifest_entry_outside_the_folder_and_a_linked_manifest(tmp_path, host):
+    run_spec(make_spec(tmp_path, host, frames=2), host=host)
+    out = tmp_path / "out"
+    outside = tmp_path / "elsewhere.jsonl"
+    (out / MANIFEST).rename(outside)
+    (out / MANIFEST).symlink_to(outside)
+    with pytest.raises(NeuralgaeError, match=r"manifest.jsonl in '.*out' points outside the folder"):
+        run_spec(make_spec(tmp_path, host, frames=3), host=host, resume=True)
+    (out / MANIFEST).unlink()
+    outside.rename(out / MANIFEST)
+    _point_entry_at(out, 0, "../spec.toml")
+    with pytest.raises(NeuralgaeError, match=r"entry 0 \(file '../spec.toml'\)"):
+        run_spec(make_spec(tmp_path, host, frames=3), host=host, resume=True)
+
+
+def test_a_garbage_manifest_reads_as_its_complete_prefix(tmp_path, host):
+    run_spec(make_spec(tmp_path, host, frames=2), host=host)
+    out = tmp_path / "out"
+    good = (out / MANIFEST).read_bytes().splitlines(keepends=True)
+    for garbage in (b"\xff\xfe not utf-8\n", b"[1, 2]\n", b'{"index": 1, "file": 5}\n', b'{"index": "1", "file": "frame_00001.png"}\n'):
+        (out / MANIFEST).write_bytes(good[0] + garbage + good[1])
+        assert [e["index"] for e in read_manifest(out)] == [0]
+
+
+def test_resume_after_a_garbage_line_keeps_the_complete_prefix(tmp_path, host):
+    run_spec(make_spec(tmp_path, host, frames=2), host=host)
+    out = tmp_path / "out"
+    with (out / MANIFEST).open("ab") as fh:
+        fh.write(b"\xff\xfe garbage\n")
+    run = run_spec(make_spec(tmp_path, host, frames=3), host=host, resume=True)
+    assert run.start == 2 and [e["index"] for e in read_manifest(out)] == [0, 1, 2]
+
+
+def test_resume_with_a_garbage_spec_toml_is_one_clear_error(tmp_path, host):
+    run_spec(make_spec(tmp_path, host, frames=1), host=host)
+    (tmp_path / "out" / SPEC_FILE).write_bytes(b"\xff\xfe = [")
+    with pytest.raises(NeuralgaeError, match=r"spec.toml"):
+        run_spec(make_spec(tmp_path, host, frames=2), host=host, resume=True)
+
+
+def test_cli_run_zoom_beside_a_zoom_folder_refuses_a_crafted_manifest_in_one_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from neuralgae_cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "zoom"  # as `nd run zoom --out zoom` leaves it: the name still means the built-in spec
+    run.mkdir()
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    (run / MANIFEST).write_text(json.dumps({"index": 0, "file": "../precious.txt"}) + "\n")
+    result = CliRunner().invoke(app, ["run", "zoom", "--out", "zoom", "--overwrite", "-q"])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("nd: error: manifest.jsonl entry 0 (file '../precious.txt')"), result.output
+    assert precious.read_text() == "keep me" and (run / MANIFEST).is_file()

@@ -217,6 +217,48 @@ def test_built_in_spec_errors_name_the_spec(tmp_path):
     assert str(info.value) == "loop (spec from spec_plugin2): renderer (dream): unknown parameter 'stpes'; did you mean 'steps'?"
 
 
+def _zoom_host(tmp_path):
+    import types
+
+    from neuralgae.core.hookspecs import hookimpl
+
+    plugin = types.ModuleType("spec_plugin3")
+    (tmp_path / "specs").mkdir()
+    spec_file = write(tmp_path / "specs", MINIMAL, "zoom.toml")
+    plugin.register_specs = hookimpl(lambda register: register("zoom", spec_file, description="z"))
+    return fake_host(plugin), spec_file
+
+
+def test_a_folder_never_shadows_a_spec_name(tmp_path, monkeypatch):
+    from neuralgae.core.batch import resolve_spec_argument
+    from neuralgae.core.spec import find_spec
+
+    host, spec_file = _zoom_host(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "zoom").mkdir()  # as `nd run zoom --out zoom` leaves it
+    assert find_spec("zoom", host) == (spec_file, "zoom (spec from spec_plugin3)", "zoom")
+    assert load_spec("zoom", host=host, out=tmp_path / "zoom").name == "zoom"
+    assert resolve_spec_argument("zoom", host=host) == "zoom"  # workers look the name up too
+    with pytest.raises(NeuralgaeError, match=r"^'zoom/' is a folder, not a spec file; give the TOML file in it"):
+        find_spec("zoom/", host)
+    with pytest.raises(NeuralgaeError, match=r"^'specs' is a folder, not a spec file"):
+        find_spec("specs", host)
+
+
+def test_a_file_named_like_a_spec_gets_a_notice_saying_which_was_taken(tmp_path, monkeypatch, caplog):
+    import logging
+
+    from neuralgae.core.spec import find_spec
+
+    host, spec_file = _zoom_host(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, MINIMAL.replace("dream", "deepdraw"), "zoom")
+    with caplog.at_level(logging.INFO, logger="neuralgae"):
+        assert find_spec("zoom", host)[0] == spec_file
+    assert "'zoom' names a file here and a spec from spec_plugin3; using the spec from spec_plugin3, write ./zoom to run the file" in caplog.text
+    assert find_spec("./zoom", host) == (Path("./zoom"), "./zoom", "zoom")
+
+
 # -- the resolved spec -----------------------------------------------------------------------
 
 
