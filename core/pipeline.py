@@ -579,12 +579,20 @@ def run_spec(
     try:
         return _run_frames(spec, host, entries, progress)
     except BaseException:
-        if not entries and not read_manifest(folder):  # nothing made: leave no empty run behind
+        if not entries and _manifest_entries_or_none(folder) == []:  # nothing made: leave no empty run behind
             for name in (MANIFEST, SPEC_FILE):
                 (folder / name).unlink(missing_ok=True)
             if created and not any(folder.iterdir()):
                 folder.rmdir()
         raise
+
+
+def _manifest_entries_or_none(folder: Path):
+    """The manifest's entries, or None where it cannot be read: cleaning up after an error must not hide that error."""
+    try:
+        return read_manifest(folder)
+    except (NeuralgaeError, OSError):
+        return None
 
 
 def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: ProgressCallback) -> Run:
