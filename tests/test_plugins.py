@@ -130,28 +130,107 @@ def test_example_is_gone_after_the_fixture():
 # -- broken plugins --------------------------------------------------------------------------
 
 
-def fake_distribution(site: Path, name: str, entry: str) -> None:
-    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+def fake_distribution(site: Path, name: str, entry: str, module: str | None = None, version: str = "1.0") -> None:
+    """A distribution ``name`` with the entry point ``broken = entry`` (and, given ``module``, that module's code)."""
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
     info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
     (info / "entry_points.txt").write_text(f"[neuralgae]\nbroken = {entry}\n")
+    if module is not None:
+        (site / f"{entry}.py").write_text(module)
 
 
-def test_a_plugin_that_fails_to_import_is_named(tmp_path, monkeypatch):
-    fake_distribution(tmp_path, "nd-broken-plugin", "nd_no_such_module_xyz")
-    monkeypatch.syspath_prepend(str(tmp_path))
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A folder on sys.path whose fake distributions importlib.metadata sees; their modules are forgotten after."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
     importlib.invalidate_caches()
-    with pytest.raises(PluginError, match=r"plugin 'broken' from distribution 'nd-broken-plugin' failed to load: ModuleNotFoundError"):
-        PluginHost(builtins=False)
-    # on the command line: one line, exit 1
-    monkeypatch.setattr(plugins_cmd, "default_host", lambda: PluginHost(builtins=False))
-    app = typer.Typer()
-    plugins_cmd.register(app)
-    result = CliRunner().invoke(app, ["plugins"])
-    assert result.exit_code == 1
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("nd: error: plugin 'broken' from distribution 'nd-broken-plugin'")
-    assert "pip uninstall nd-broken-plugin" in lines[0]
+    before = set(sys.modules)
+    yield folder
+    for name in set(sys.modules) - before:
+        if name.startswith("nd_"):
+            sys.modules.pop(name, None)
+    importlib.invalidate_caches()
+
+
+def plugins_app(host, monkeypatch) -> typer.Typer:
+    return cli(host, monkeypatch)
+
+
+def entry_host() -> PluginHost:
+    """The fakes plus every entry point on sys.path (the fake distributions), no built-ins."""
+    return PluginHost(builtins=False, entry_points=True, extra=[fakes.fakes])
+
+
+TYPO = """\
+from neuralgae.core.hookspecs import hookimpl
+
+def flip(image, ctx):
+    return image[:, ::-1]
+
+@hookimpl
+def register_transform(register):
+    register(flip)
+"""
+
+
+def test_a_misspelled_hook_is_one_line_naming_the_distribution_and_the_hook(site, monkeypatch, caplog):
+    fake_distribution(site, "nd-typo-plugin", "nd_typo_plugin", TYPO)
+    host = entry_host()  # no pluggy traceback: the plugin is set aside
+    message = host.broken["nd_typo_plugin"]
+    assert message == (
+        "plugin 'nd_typo_plugin' from distribution 'nd-typo-plugin' implements 'register_transform', "
+        "which is not a neuralgae hook; did you mean 'register_transforms'? "
+        "(rename it, or fix or uninstall it: pip uninstall nd-typo-plugin; docs/hooks.md lists the hooks)"
+    )
+    assert [r.getMessage() for r in caplog.records] == [f"{message}; going on without it"]
+    assert "flip" not in host.transforms and "zoom" in host.transforms
+    result = CliRunner().invoke(plugins_app(host, monkeypatch), ["plugins"])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert f"  nd_typo_plugin  BROKEN  {message}" in result.output.splitlines()
+    # the same for a plugin given directly, and a hook with wrong arguments
+    typo = types.ModuleType("typo_plugin")
+    typo.register_sampler = hookimpl(lambda register: None)
+    wrong = types.ModuleType("wrong_args")
+    wrong.register_transforms = hookimpl(lambda reg: None)
+    host = fake_host(typo, wrong)
+    assert host.broken["typo_plugin"].startswith("plugin 'typo_plugin' implements 'register_sampler', which is not a neuralgae hook; did you mean 'register_samplers'?")
+    assert host.broken["wrong_args"].startswith("plugin 'wrong_args' is invalid: ")
+    assert "\n" not in host.broken["wrong_args"]
+    assert set(host.transforms) == {"zoom", "blur", "shrink"}
+
+
+def test_a_plugin_that_fails_to_import_is_named_and_the_rest_goes_on(site, tmp_path, monkeypatch, caplog):
+    fake_distribution(site, "nd-broken-plugin", "nd_no_such_module_xyz")
+    host = entry_host()
+    message = host.broken["broken"]
+    assert message.startswith("plugin 'broken' from distribution 'nd-broken-plugin' failed to load: ModuleNotFoundError")
+    assert message.endswith("(fix or uninstall it: pip uninstall nd-broken-plugin)")
+    warnings = [r.getMessage() for r in caplog.records]
+    assert warnings == [f"{message}; going on without it"]  # one line, once
+    app = cli(host, monkeypatch)
+    listed = CliRunner().invoke(app, ["plugins"])
+    assert listed.exit_code == 0, listed.output
+    assert "broken plugins (not used):" in listed.output
+    assert f"  broken  BROKEN  {message}" in listed.output.splitlines()
+    assert "BROKEN" in CliRunner().invoke(app, ["plugins", "--hooks"]).output
+    # a run that does not need it works
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC)
+    ran = CliRunner().invoke(app, ["run", str(spec), "--out", str(tmp_path / "out"), "-q"])
+    assert ran.exit_code == 0, ran.output
+    # one that names a missing component says the broken plugin may be why
+    spec.write_text(SPEC.replace('name = "zoom"', 'name = "mirror"'))
+    missing = CliRunner().invoke(app, ["run", str(spec), "--out", str(tmp_path / "out2")])
+    assert missing.exit_code == 1
+    lines = missing.output.strip().splitlines()
+    assert len(lines) == 1 and "unknown transform 'mirror'" in lines[0]
+    assert "; not loaded: plugin 'broken' from distribution 'nd-broken-plugin' failed to load" in lines[0]
+    with pytest.raises(NeuralgaeError, match="unknown sampler 'nope'.*not loaded: plugin 'broken'"):
+        host.get("sampler", "nope")
 
 
 def test_a_plugin_that_raises_while_registering_is_named():
@@ -159,20 +238,76 @@ def test_a_plugin_that_raises_while_registering_is_named():
 
     @hookimpl
     def register_transforms(register):
+        register(fakes.zoom, name="grumpy-zoom")
         raise ValueError("no transforms today")
 
     plugin.register_transforms = register_transforms
     host = fake_host(plugin)
-    with pytest.raises(PluginError, match="plugin 'grumpy_plugin' failed in register_transforms: ValueError: no transforms today"):
-        host.transforms
-    assert "dream" in host.renderers  # the rest still works
+    assert set(host.transforms) == {"zoom", "blur", "shrink"}  # the rest still works; nothing half-registered
+    assert host.broken["grumpy_plugin"] == (
+        "plugin 'grumpy_plugin' failed in register_transforms: ValueError: no transforms today (fix it or leave it out)"
+    )
+    assert "dream" in host.renderers
+    with pytest.raises(NeuralgaeError, match="unknown transform 'grumpy-zoom'.*not loaded: plugin 'grumpy_plugin' failed"):
+        host.get("transform", "grumpy-zoom")
 
 
-def test_duplicate_names_name_both_plugins():
+def test_duplicate_names_fail_only_where_used(tmp_path, monkeypatch, caplog):
+    from neuralgae.core.spec import load_spec
+
     plugin = types.ModuleType("copycat")
     plugin.register_transforms = hookimpl(lambda register: register(fakes.zoom))
-    with pytest.raises(PluginError, match="two plugins register the name 'zoom' in register_transforms: '(fake_plugins|copycat)' and '(fake_plugins|copycat)'"):
-        fake_host(plugin).transforms
+    host = fake_host(plugin)
+    clash = "two plugins register the name 'zoom' in register_transforms: '(fake_plugins|copycat)' and '(fake_plugins|copycat)'; uninstall or rename one"
+    assert set(host.transforms) == {"blur", "shrink"} and "zoom" in host.transforms
+    assert [r.getMessage() for r in caplog.records if "zoom" in r.getMessage()][0].endswith("(nothing can use 'zoom' until then)")
+    with pytest.raises(PluginError, match=clash):
+        host.get("transform", "zoom")
+    with pytest.raises(PluginError, match=clash):
+        host.transforms["zoom"]
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC)
+    with pytest.raises(PluginError, match=clash):
+        load_spec(spec, host=host)
+    app = cli(host, monkeypatch)
+    listed = CliRunner().invoke(app, ["plugins"])
+    assert listed.exit_code == 0 and "zoom  [AMBIGUOUS]  two plugins register the name 'zoom'" in listed.output
+    one = CliRunner().invoke(app, ["plugins", "zoom"])
+    assert one.exit_code == 1 and len(one.output.strip().splitlines()) == 1
+    spec.write_text(SPEC.replace('name = "zoom"', 'name = "blur"'))
+    ran = CliRunner().invoke(app, ["run", str(spec), "--out", str(tmp_path / "out"), "-q"])
+    assert ran.exit_code == 0, ran.output
+
+
+LAZY = """\
+def mirror(image, ctx):
+    return image[:, ::-1]
+
+def register_transforms(register):   # forgot @hookimpl
+    register(mirror)
+"""
+
+
+def test_a_plugin_without_hookimpl_says_no_hooks_loudly(site, monkeypatch):
+    fake_distribution(site, "nd-lazy-plugin", "nd_lazy_plugin", LAZY)
+    host = entry_host()
+    assert not host.broken
+    app = cli(host, monkeypatch)
+    hooks = CliRunner().invoke(app, ["plugins", "--hooks"])
+    assert hooks.exit_code == 0
+    assert (
+        "  nd_lazy_plugin  [nd-lazy-plugin]  NO HOOKS, it registers nothing: register_transforms not marked @hookimpl "
+        "(from neuralgae.core.hookspecs import hookimpl)"
+    ) in hooks.output.splitlines()
+    listed = CliRunner().invoke(app, ["plugins"])
+    assert "plugins that registered nothing:" in listed.output
+    with pytest.raises(NeuralgaeError) as info:
+        host.get("transform", "mirror")
+    assert str(info.value).endswith(
+        "; registered nothing: plugin 'nd_lazy_plugin' from distribution 'nd-lazy-plugin' (`nd plugins --hooks` says why)"
+    )
+    one = CliRunner().invoke(app, ["plugins", "mirror"])
+    assert one.exit_code == 1 and "registered nothing: plugin 'nd_lazy_plugin'" in one.output
 
 
 # -- hooks are documented -------------------------------------------------------------------------
