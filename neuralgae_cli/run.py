@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from neuralgae.core.plugins import default_host
+from neuralgae.core.plugins import PluginError, default_host
 from neuralgae_cli.common import DeviceOption, PrecisionOption, err_console, progress_bar, use_device, user_errors
 
 
@@ -59,6 +59,10 @@ def register(app: typer.Typer) -> None:
                     highlight=False, soft_wrap=True,
                 )
                 raise typer.Exit(130) from None
+            except PluginError as exc:  # inside a plugin, mid-run: the frames so far are kept
+                raise PluginError(
+                    f"{exc}; fix or remove the plugin, then continue with: {_resume_command(spec, set_, frames, out)}"
+                ) from None
             rendered = len(run.records)
             what = f"{rendered} frame{'s' if rendered != 1 else ''}"
             if run.resumed:

@@ -466,3 +466,108 @@ def test_built_in_spec_runs_two_tiny_frames(builtin_host, name, tmp_path):
     assert run.records[0].image.std() > 0.01
     for path in run.outputs:
         assert path.stat().st_size > 0
+
+
+# -- what a plugin returns, and errors inside plugins -------------------------------------------------
+
+
+def _bad_transforms():
+    import numpy as np
+
+    from neuralgae.core.errors import NeuralgaeError as UserError
+
+    plugin = types.ModuleType("nd_bad_transforms")
+
+    def bytes8(image, ctx):
+        """Returns 8-bit pixels."""
+        return (image * 255).astype(np.uint8)
+
+    def nans(image, ctx):
+        """Returns a NaN."""
+        out = image.copy()
+        out[0, 0, 0] = np.nan
+        return out
+
+    def bright(image, ctx):
+        """Returns values above 1."""
+        return image * 3 + 0.5
+
+    def picky(image, ctx):
+        """Raises a user error."""
+        raise UserError("transform 'picky': the image is too plain")
+
+    @hookimpl
+    def register_transforms(register):
+        for f in (bytes8, nans, bright, picky):
+            register(f)
+
+    plugin.register_transforms = register_transforms
+    return plugin
+
+
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        ("bytes8", r"returned uint8 values \d+-\d+ on frame 1; it must return floats in \[0, 1\] \(an 8-bit image divided by 255\)"),
+        ("nans", r"returned 1 NaN or infinite value on frame 1; it must return finite floats in \[0, 1\]"),
+        ("bright", r"returned values from [\d.]+ to [\d.]+ on frame 1; a transform must keep them in \[0, 1\]"),
+    ],
+)
+def test_a_transform_returning_a_bad_image_is_one_line_with_how_to_continue(tmp_path, monkeypatch, name, problem):
+    import re
+    import warnings
+
+    app = cli(fake_host(_bad_transforms()), monkeypatch)
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC.replace('name = "zoom"', f'name = "{name}"'))
+    out = tmp_path / "out"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no raw numpy warning on the way
+        result = CliRunner().invoke(app, ["run", str(spec), "--out", str(out), "-q"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert re.search(
+        rf"^nd: error: transform '{name}' \(transforms\[0\]\) {problem}.*\(from nd_bad_transforms\); "
+        rf"fix or remove the plugin, then continue with: nd run {re.escape(str(spec))} --out {re.escape(str(out))} --resume$",
+        lines[0],
+    ), lines[0]
+    # frame 0 is kept; once the spec is fixed, the printed command continues the run
+    assert len(list(out.glob("frame_*.png"))) == 1
+
+
+def test_a_user_error_inside_a_plugin_names_where_and_when(tmp_path, monkeypatch):
+    app = cli(fake_host(_bad_transforms()), monkeypatch)
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC.replace('name = "zoom"', 'name = "picky"'))
+    result = CliRunner().invoke(app, ["run", str(spec), "--out", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(
+        "nd: error: transform 'picky': the image is too plain "
+        "(transform 'picky' (transforms[0]) on frame 1, from nd_bad_transforms); fix or remove the plugin, then continue with: nd run "
+    ), line
+    assert line.endswith("--resume")
+
+
+def test_a_renderer_returning_nan_is_named(tmp_path):
+    import numpy as np
+
+    from neuralgae.core.pipeline import run_spec
+    from neuralgae.core.spec import load_spec
+
+    class NanRenderer:
+        @staticmethod
+        @hookimpl
+        def register_renderers(register):
+            def void(image, ctx):
+                """Renders nothing but NaN."""
+                return np.full_like(image, np.nan)
+
+            register(void)
+
+    host = fake_host(NanRenderer)
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC.replace('name = "dream"', 'name = "void"'))
+    with pytest.raises(PluginError, match=r"renderer 'void' returned 3840 NaN or infinite values on frame 0; .* \(from NanRenderer\)"):
+        run_spec(load_spec(spec, host=host, out=tmp_path / "out"), host=host)
