@@ -636,7 +636,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
             progress(_index + within, total, f"frame {_index}: {message}" if message else f"frame {_index}")
 
         render_seed = frame_torch_seed(spec.seed, index)
-        extra = dict(placement)
+        extra = {**placement, "provided_by": host.provided_by(spec)}  # what to reinstall to resume it
         ctx = RenderContext(
             network=network,
             rng=frame_rng(spec.seed, index, RENDER_STREAM),

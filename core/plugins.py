@@ -182,6 +182,36 @@ class PluginHost:
             return {"distribution": source, "version": self.versions[source]}
         return {"distribution": None, "module": source}
 
+    def provided_by(self, spec) -> dict:
+        """Which distribution and version provided each component ``spec`` uses: what a manifest entry records."""
+        out: dict[str, dict] = {"network": {spec.network: self.provider(self.networks[spec.network].source)}}
+        stages = [("renderer", spec.renderer)] + [("transform", t) for t in spec.transforms]
+        if spec.sampler is not None:
+            stages.append(("sampler", spec.sampler))
+        for kind, stage in stages:
+            out.setdefault(kind, {})[stage.name] = self.provider(self.registry(kind)[stage.name].source)
+        return out
+
+    def reinstall_hint(self, entries: list[dict]) -> str:
+        """For an earlier run's manifest entries: what provided each component this host lacks, and how to get it back."""
+        notes: list[str] = []
+        seen: set[tuple[str, str]] = set()
+        for entry in entries:
+            for kind, table in (entry.get("provided_by") or {}).items():
+                for name, who in table.items():
+                    if (kind, name) in seen:
+                        continue
+                    seen.add((kind, name))
+                    registry = self.networks if kind == "network" else self.registry(kind) if kind in COMPONENT_KINDS else {}
+                    if name in registry:
+                        continue
+                    dist, version = who.get("distribution"), who.get("version")
+                    if dist:
+                        notes.append(f"{kind} '{name}' came from {dist} {version} (pip install '{dist}=={version}')")
+                    else:
+                        notes.append(f"{kind} '{name}' came from the plugin module '{who.get('module')}', which is not loaded")
+        return "; in this run, " + "; ".join(notes) if notes else ""
+
     def unknown(self, kind: str, name: str, known) -> str:
         """The message for an unknown ``name``: near misses, what is installed, and plugins that may have held it."""
         return (

@@ -571,3 +571,55 @@ def test_a_renderer_returning_nan_is_named(tmp_path):
     spec.write_text(SPEC.replace('name = "dream"', 'name = "void"'))
     with pytest.raises(PluginError, match=r"renderer 'void' returned 3840 NaN or infinite values on frame 0; .* \(from NanRenderer\)"):
         run_spec(load_spec(spec, host=host, out=tmp_path / "out"), host=host)
+
+
+# -- the manifest records who provided each component --------------------------------------------------
+
+FANCY = """\
+from neuralgae.core.hookspecs import hookimpl
+
+def fancy(image, ctx, *, amount: float = 0.5):
+    \"\"\"Fades towards grey.\"\"\"
+    return (1 - amount) * image + amount * 0.5
+
+@hookimpl
+def register_transforms(register):
+    register(fancy)
+"""
+
+
+def test_the_manifest_records_each_components_distribution_and_an_old_run_says_what_to_reinstall(site, tmp_path, monkeypatch):
+    import json
+
+    fake_distribution(site, "nd-fancy-plugin", "nd_fancy_plugin", FANCY, version="2.3")
+    host = entry_host()
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC.replace('name = "zoom"', 'name = "fancy"'))
+    out = tmp_path / "out"
+    ran = CliRunner().invoke(cli(host, monkeypatch), ["run", str(spec), "--out", str(out), "-q"])
+    assert ran.exit_code == 0, ran.output
+    entries = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert entries[1]["provided_by"] == {
+        "network": {"tiny": {"distribution": None, "module": "fake_plugins"}},
+        "renderer": {"dream": {"distribution": None, "module": "fake_plugins"}},
+        "transform": {"fancy": {"distribution": "nd-fancy-plugin", "version": "2.3"}},
+    }
+    # the plugin is gone: resuming the old run says what to reinstall
+    missing = CliRunner().invoke(cli(fake_host(), monkeypatch), ["run", str(out / "spec.toml"), "--resume"])
+    assert missing.exit_code == 1
+    (line,) = missing.output.strip().splitlines()
+    assert "unknown transform 'fancy'" in line
+    assert line.endswith("; in this run, transform 'fancy' came from nd-fancy-plugin 2.3 (pip install 'nd-fancy-plugin==2.3')")
+    other = CliRunner().invoke(cli(fake_host(), monkeypatch), ["run", str(spec), "--out", str(out), "--resume"])
+    assert other.output.strip().endswith("(pip install 'nd-fancy-plugin==2.3')")
+
+
+def test_built_in_components_are_recorded_as_neuralgae(builtin_host):
+    import importlib.metadata as md
+
+    from neuralgae.core.spec import load_spec
+
+    spec = load_spec("zoom", host=builtin_host)
+    provided = builtin_host.provided_by(spec)
+    assert provided["renderer"] == {"dream": {"distribution": "neuralgae", "version": md.version("neuralgae")}}
+    assert provided["transform"]["zoom"]["distribution"] == "neuralgae"
