@@ -36,6 +36,7 @@ BUILTIN_PLUGINS = (
 COMPONENT_KINDS = ("transform", "sampler", "renderer", "text_generator")
 
 NOTICES = logging.getLogger("neuralgae")
+RUN_EVENTS = ("run_started", "frame_written", "run_finished")
 
 
 class PluginError(NeuralgaeError):
@@ -151,6 +152,11 @@ class PluginHost:
             )
             return
         self.sources[plugin] = source
+        for caller in self.pm.get_hookcallers(plugin) or []:
+            if caller.name in RUN_EVENTS and source != "built-in":  # a built-in's errors are nd's own
+                for impl in caller.get_hookimpls():
+                    if impl.plugin is plugin:
+                        impl.function = _guarded(impl.function, caller.name, impl.argnames, label, self._fix(source))
         if source != "built-in" and not self.pm.get_hookcallers(plugin):
             self.empty[name] = (label, _why_empty(plugin))
 
@@ -342,6 +348,22 @@ class PluginHost:
         if name not in self._networks_cache:
             self._networks_cache[name] = place_network(self.networks[name].factory(), self.device, self.precision)
         return self._networks_cache[name]
+
+
+def _guarded(function: Callable, hook_name: str, argnames: tuple, label: str, fix: str) -> Callable:
+    """A run-event hook whose failure is a one-line PluginError naming the plugin, the hook and the frame."""
+
+    def guarded(*args):
+        try:
+            return function(*args)
+        except Exception as exc:
+            values = dict(zip(argnames, args))
+            frame = getattr(values.get("frame"), "index", None)
+            when = f" on frame {frame}" if frame is not None else ""
+            detail = str(exc) if isinstance(exc, NeuralgaeError) else f"{type(exc).__name__}: {_one_line(exc)}"
+            raise PluginError(f"{label} failed in {hook_name}{when}: {detail} ({fix})") from exc
+
+    return guarded
 
 
 def _one_line(exc: BaseException) -> str:

@@ -623,3 +623,23 @@ def test_built_in_components_are_recorded_as_neuralgae(builtin_host):
     provided = builtin_host.provided_by(spec)
     assert provided["renderer"] == {"dream": {"distribution": "neuralgae", "version": md.version("neuralgae")}}
     assert provided["transform"]["zoom"]["distribution"] == "neuralgae"
+
+
+def test_a_run_event_hook_that_fails_is_one_line_with_how_to_continue(tmp_path, monkeypatch):
+    class Uploader:
+        @hookimpl
+        def frame_written(self, run, frame):
+            if frame.index == 1:
+                raise ConnectionError("no network")
+
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli(fake_host(Uploader()), monkeypatch), ["run", str(spec), "--out", str(out), "--frames", "3"])
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("nd: error: plugin '")
+    assert "failed in frame_written on frame 1: ConnectionError: no network (fix it or leave it out); " in line
+    assert line.endswith(f"continue with: nd run {spec} --frames 3 --out {out} --resume")
+    resumed = CliRunner().invoke(cli(fake_host(), monkeypatch), ["run", str(spec), "--out", str(out), "--frames", "3", "--resume"])
+    assert resumed.exit_code == 0 and "resumed after 2" in resumed.output
