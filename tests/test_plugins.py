@@ -643,3 +643,32 @@ def test_a_run_event_hook_that_fails_is_one_line_with_how_to_continue(tmp_path, 
     assert line.endswith(f"continue with: nd run {spec} --frames 3 --out {out} --resume")
     resumed = CliRunner().invoke(cli(fake_host(), monkeypatch), ["run", str(spec), "--out", str(out), "--frames", "3", "--resume"])
     assert resumed.exit_code == 0 and "resumed after 2" in resumed.output
+
+
+@pytest.fixture
+def notices():
+    """nd's notice printer on the `neuralgae` logger, as `nd` sets it up, removed afterwards."""
+    import logging
+
+    from neuralgae_cli.common import show_notices
+
+    log = logging.getLogger("neuralgae")
+    saved = (list(log.handlers), log.level, log.propagate)
+    show_notices()
+    yield
+    log.handlers[:], log.level, log.propagate = saved[0], saved[1], saved[2]
+
+
+def test_a_broken_plugin_does_not_block_commands_that_do_not_need_it(site, monkeypatch, notices):
+    from neuralgae.core import plugins as plugins_module
+    from neuralgae_cli.main import app
+
+    fake_distribution(site, "nd-broken-plugin", "nd_no_such_module_xyz")
+    monkeypatch.setattr(plugins_module, "_default_host", None)
+    layers = CliRunner().invoke(app, ["layers"])
+    assert layers.exit_code == 0, layers.output
+    assert "block10" in layers.output
+    warning = [line for line in layers.output.splitlines() if "nd-broken-plugin" in line]
+    assert len(warning) == 1 and warning[0].startswith("nd: note: plugin 'broken' from distribution 'nd-broken-plugin' failed to load")
+    listed = CliRunner().invoke(app, ["plugins"])
+    assert listed.exit_code == 0 and "  broken  BROKEN  plugin 'broken'" in listed.output
