@@ -68,17 +68,18 @@ def listing(host: PluginHost, kind: str | None = None) -> list[str]:
         if kind and k != kind:
             continue
         table = _registry(host, k)
-        if not table:
+        ambiguous = getattr(table, "ambiguous", {})
+        if not table and not ambiguous:
             continue
         if lines:
             lines.append("")
         lines.append(f"{title}:")
-        width = max(len(n) for n in table)
+        width = max((len(n) for n in table), default=0)
         for name, item in table.items():
             lines.append(f"  {name:<{width}}  [{item.source}]  {_summary(item)}".rstrip())
             if isinstance(item, Component):
                 lines.append(f"  {'':<{width}}  {_params_line(item)}")
-        for name, message in getattr(table, "ambiguous", {}).items():
+        for name, message in ambiguous.items():
             lines.append(f"  {name}  [AMBIGUOUS]  {message}")
     if not kind:
         lines += _problems(host)
@@ -99,8 +100,13 @@ def _problems(host: PluginHost) -> list[str]:
 
 def hooks_listing(host: PluginHost) -> list[str]:
     """Each loaded plugin, where it comes from, and the hooks it implements."""
+    for k, _ in SECTIONS:  # registering is lazy: run it, so plugins that fail there show as broken
+        _registry(host, k)
     lines = ["plugins:"]
     for name, plugin in sorted(host.pm.list_name_plugin(), key=lambda np_: np_[0]):
+        if name in host.broken:
+            lines.append(f"  {name}  [{host.sources.get(plugin, '?')}]  BROKEN  {host.broken[name]}")
+            continue
         hooks = sorted(impl.name for impl in host.pm.get_hookcallers(plugin) or [])
         where = host.sources.get(plugin, "?")
         if not hooks:

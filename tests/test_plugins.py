@@ -250,6 +250,8 @@ def test_a_plugin_that_raises_while_registering_is_named():
     assert "dream" in host.renderers
     with pytest.raises(NeuralgaeError, match="unknown transform 'grumpy-zoom'.*not loaded: plugin 'grumpy_plugin' failed"):
         host.get("transform", "grumpy-zoom")
+    hooks = plugins_cmd.hooks_listing(fake_host(plugin))
+    assert "  grumpy_plugin  [grumpy_plugin]  BROKEN  plugin 'grumpy_plugin' failed in register_transforms: ValueError: no transforms today (fix it or leave it out)" in hooks
 
 
 def test_duplicate_names_fail_only_where_used(tmp_path, monkeypatch, caplog):
