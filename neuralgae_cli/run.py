@@ -70,7 +70,8 @@ def register(app: typer.Typer) -> None:
             try:
                 loaded = load_spec(spec, host=host, overrides=set_, frames=frames, out=out)
             except NeuralgaeError as exc:
-                hint = _reinstall_hint(host, spec, out) if "unknown " in str(exc) else ""
+                missing = "unknown " in str(exc) or "is not installed" in str(exc)  # a component or the network
+                hint = _reinstall_hint(host, spec, out) if missing else ""
                 if not hint:
                     raise
                 raise NeuralgaeError(f"{exc}{hint}") from None

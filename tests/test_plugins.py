@@ -614,6 +614,11 @@ def test_the_manifest_records_each_components_distribution_and_an_old_run_says_w
     assert line.endswith("; in this run, transform 'fancy' came from nd-fancy-plugin 2.3 (pip install 'nd-fancy-plugin==2.3')")
     other = CliRunner().invoke(cli(fake_host(), monkeypatch), ["run", str(spec), "--out", str(out), "--resume"])
     assert other.output.strip().endswith("(pip install 'nd-fancy-plugin==2.3')")
+    bare = PluginHost(builtins=False, entry_points=False)  # not even the network
+    no_net = CliRunner().invoke(cli(bare, monkeypatch), ["run", str(out / "spec.toml"), "--resume"])
+    (line,) = no_net.output.strip().splitlines()
+    assert "'tiny' is not installed" in line
+    assert "; in this run, network 'tiny' came from the plugin module 'fake_plugins', which is not loaded; " in line
 
 
 def test_built_in_components_are_recorded_as_neuralgae(builtin_host):
