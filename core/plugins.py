@@ -3,7 +3,11 @@
 Built-in plugins are listed by module name in :data:`BUILTIN_PLUGINS` and
 registered exactly like third-party plugins, which are found through the
 ``neuralgae`` entry-point group. Each entry point is loaded on its own, so a
-broken one is reported by name without taking the others down.
+broken one (it fails to import, implements a hook name that does not exist,
+or fails while registering) is named in one warning and set aside
+(:attr:`PluginHost.broken`) without taking the others or any command that
+does not need it down. A name two plugins register is ambiguous
+(:class:`Registry`): it fails, naming both, only where it is used.
 """
 
 from __future__ import annotations
