@@ -7,7 +7,8 @@ use exactly the same hooks.
 
 Registration hooks receive a ``register`` callback rather than returning
 values, so the host can validate each component when it is registered and
-record which plugin provided it (a duplicate name is an error naming both).
+record which plugin provided it (a name two plugins register is ambiguous:
+using it is an error naming both).
 
 Components are plain functions. Their *inputs* are positional parameters;
 their *user parameters* are keyword-only parameters with type annotations and

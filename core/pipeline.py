@@ -459,22 +459,67 @@ def classify(network, image: np.ndarray) -> np.ndarray:
     return torch.softmax(logits.double().cpu(), dim=0).numpy()
 
 
-def _check_image(result, what: str, frame: int, shape: tuple | None = None) -> np.ndarray:
+def _check_image(result, what: str, frame: int, shape: tuple | None = None, origin: str = "") -> np.ndarray:
+    """A renderer's or transform's result as float32 (H, W, 3) in [0, 1]; anything else is a PluginError naming it."""
+    tail = f" ({origin})" if origin else ""
     if not isinstance(result, np.ndarray) or result.ndim != 3 or result.shape[2] != 3:
         got = f"shape {result.shape}" if isinstance(result, np.ndarray) else type(result).__name__
-        raise PluginError(f"{what} returned {got} on frame {frame}; it must return an (H, W, 3) image array")
+        raise PluginError(f"{what} returned {got} on frame {frame}; it must return an (H, W, 3) image array{tail}")
     if shape is not None and result.shape != shape:
-        raise PluginError(f"{what} changed the image shape from {shape} to {result.shape} on frame {frame}; transforms must keep it")
+        raise PluginError(f"{what} changed the image shape from {shape} to {result.shape} on frame {frame}; transforms must keep it{tail}")
+    if not np.issubdtype(result.dtype, np.floating):
+        span = f" {result.min()}-{result.max()}" if result.size and np.issubdtype(result.dtype, np.number) else ""
+        raise PluginError(
+            f"{what} returned {result.dtype} values{span} on frame {frame}; it must return floats in [0, 1] "
+            f"(an 8-bit image divided by 255){tail}"
+        )
+    bad = int(result.size - np.count_nonzero(np.isfinite(result)))
+    if bad:
+        raise PluginError(
+            f"{what} returned {bad} NaN or infinite value{'s' if bad != 1 else ''} on frame {frame}; "
+            f"it must return finite floats in [0, 1]{tail}"
+        )
     return np.clip(result.astype(np.float32, copy=False), 0.0, 1.0)
 
 
+RANGE_SLACK = 1e-3  # float rounding in a transform's arithmetic is not an error
+
+
+def _origin(component) -> str:
+    """Where a component comes from, for error messages: its distribution, or built in."""
+    source = getattr(component, "source", None)
+    if source is None:
+        return ""
+    return "built into neuralgae" if source == "built-in" else f"from {source}"
+
+
 def _call(component, what: str, frame: int, *args, **params):
+    """Call a plugin's component; what goes wrong in it is a PluginError naming it, its spec position, the frame and its distribution.
+
+    A transform's or renderer's result is checked here, where the component
+    is known: an (H, W, 3) float array, finite; a transform's keeps the shape
+    and stays in [0, 1] (an 8-bit or overflowing image would otherwise be a
+    white or black frame).
+    """
+    origin = _origin(component)
     try:
-        return component(*args, **params)
-    except NeuralgaeError:
-        raise
+        result = component(*args, **params)
+    except NeuralgaeError as exc:
+        raise PluginError(f"{exc} ({what} on frame {frame}, {origin})" if origin else f"{exc} ({what} on frame {frame})") from exc
     except Exception as exc:
         raise PluginError(f"{what} (from {component.source}) failed on frame {frame}: {type(exc).__name__}: {exc}") from exc
+    kind = getattr(component, "kind", None)
+    if kind in ("transform", "renderer"):
+        shape = args[0].shape if kind == "transform" and args and isinstance(args[0], np.ndarray) else None
+        _check_image(result, what, frame, shape, origin)
+        if kind == "transform":
+            low, high = float(result.min()), float(result.max())
+            if low < -RANGE_SLACK or high > 1 + RANGE_SLACK:
+                raise PluginError(
+                    f"{what} returned values from {low:.4g} to {high:.4g} on frame {frame}; a transform must keep "
+                    f"them in [0, 1] (clip with np.clip(image, 0, 1), or divide an 8-bit image by 255) ({origin})"
+                )
+    return result
 
 
 def apply_transforms(image: np.ndarray, spec: Spec, host: PluginHost, index: int, signals=None) -> np.ndarray:
@@ -642,7 +687,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
             progress(_index + within, total, f"frame {_index}: {message}" if message else f"frame {_index}")
 
         render_seed = frame_torch_seed(spec.seed, index)
-        extra = dict(placement)
+        extra = {**placement, "provided_by": host.provided_by(spec)}  # what to reinstall to resume it
         ctx = RenderContext(
             network=network,
             rng=frame_rng(spec.seed, index, RENDER_STREAM),

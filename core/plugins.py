@@ -3,13 +3,18 @@
 Built-in plugins are listed by module name in :data:`BUILTIN_PLUGINS` and
 registered exactly like third-party plugins, which are found through the
 ``neuralgae`` entry-point group. Each entry point is loaded on its own, so a
-broken one is reported by name without taking the others down.
+broken one (it fails to import, implements a hook name that does not exist,
+or fails while registering) is named in one warning and set aside
+(:attr:`PluginHost.broken`) without taking the others or any command that
+does not need it down. A name two plugins register is ambiguous
+(:class:`Registry`): it fails, naming both, only where it is used.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -34,9 +39,36 @@ BUILTIN_PLUGINS = (
 
 COMPONENT_KINDS = ("transform", "sampler", "renderer", "text_generator")
 
+NOTICES = logging.getLogger("neuralgae")
+RUN_EVENTS = ("run_started", "frame_written", "run_finished")
+
 
 class PluginError(NeuralgaeError):
     """A plugin failed to load or registered something invalid."""
+
+
+class Registry(dict):
+    """Names to registered items; a name two plugins registered is *ambiguous*.
+
+    An ambiguous name is ``in`` the registry (so a spec naming it is not told
+    it is unknown) but looking it up raises :class:`PluginError` naming both
+    plugins: the clash fails only where the name is used.
+    """
+
+    def __init__(self, items=(), ambiguous: dict[str, str] | None = None):
+        super().__init__(items)
+        self.ambiguous: dict[str, str] = dict(ambiguous or {})
+
+    def __contains__(self, name) -> bool:
+        return dict.__contains__(self, name) or name in self.ambiguous
+
+    def __getitem__(self, name):
+        if name in self.ambiguous:
+            raise PluginError(self.ambiguous[name])
+        return dict.__getitem__(self, name)
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
 
 
 @dataclass(frozen=True)
@@ -67,70 +99,188 @@ class PluginHost:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.sources: dict[object, str] = {}
+        self.versions: dict[str, str] = {"built-in": _own_version()}
+        self.broken: dict[str, str] = {}  # plugin label -> why it is not used (one line)
+        self.empty: dict[str, tuple[str, str]] = {}  # plugin name -> (who, why it registered nothing)
         if builtins:
             for modname in BUILTIN_PLUGINS:
                 module = importlib.import_module(modname)
-                self._register(module, "built-in")
+                self._register(module, "built-in", strict=True)
         if entry_points:
             self._load_entry_points()
         for plugin in extra:
             self._register(plugin, getattr(plugin, "__name__", repr(plugin)))
-        self.pm.check_pending()
+        self.pm.check_pending()  # every unknown hook was refused in _register: this cannot fail
         self._networks_cache: dict[str, object] = {}
         self.device: str | None = None
         self.precision: str | None = None
 
-    def _register(self, plugin, source: str) -> None:
-        name = getattr(plugin, "__name__", None) or repr(plugin)
+    def _label(self, name: str, source: str) -> str:
+        if source in self.versions and source != "built-in":
+            return f"plugin '{name}' from distribution '{source}'"
+        return f"plugin '{name}'" if name == source else f"plugin '{name}' from '{source}'"
+
+    def _fix(self, source: str) -> str:
+        if source in self.versions and source != "built-in":
+            return f"fix or uninstall it: pip uninstall {source}"
+        return "fix it or leave it out"
+
+    def _mark_broken(self, key: str, message: str) -> None:
+        """Set a plugin aside with one warning line; commands that do not need it go on."""
+        if key not in self.broken:
+            self.broken[key] = message
+            NOTICES.warning(f"{message}; going on without it")
+
+    def _register(self, plugin, source: str, *, strict: bool = False, name: str | None = None) -> None:
+        name = name or getattr(plugin, "__name__", None) or repr(plugin)
         if self.pm.is_registered(plugin) or self.pm.get_plugin(name) is not None:
             return
+        label = self._label(name, source)
         try:
             self.pm.register(plugin, name=name)
         except pluggy.PluginValidationError as exc:
-            raise PluginError(f"plugin '{name}' from {source} is invalid: {exc}") from None
+            self._refuse(f"{label} is invalid: {_one_line(exc)} ({self._fix(source)})", name, strict)
+            return
+        unknown = [hc.name for hc in self.pm.get_hookcallers(plugin) or [] if not hc.has_spec()]
+        if unknown:
+            self.pm.unregister(plugin)
+            for hook_name in unknown:  # pluggy keeps an empty caller for an unknown name: drop it
+                if not getattr(self.pm.hook, hook_name).get_hookimpls():
+                    delattr(self.pm.hook, hook_name)
+            hook_names = [h for h in vars(self.pm.hook) if not h.startswith("_")]
+            bad = unknown[0]
+            self._refuse(
+                f"{label} implements '{bad}', which is not a neuralgae hook{did_you_mean(bad, hook_names, n=1)} "
+                f"(rename it, or {self._fix(source)}; docs/hooks.md lists the hooks)",
+                name, strict,
+            )
+            return
         self.sources[plugin] = source
+        for caller in self.pm.get_hookcallers(plugin) or []:
+            if caller.name in RUN_EVENTS and source != "built-in":  # a built-in's errors are nd's own
+                for impl in caller.get_hookimpls():
+                    if impl.plugin is plugin:
+                        impl.function = _guarded(impl.function, caller.name, impl.argnames, label, self._fix(source))
+        if source != "built-in" and not self.pm.get_hookcallers(plugin):
+            self.empty[name] = (label, _why_empty(plugin))
+
+    def _refuse(self, message: str, name: str, strict: bool) -> None:
+        if strict:  # a built-in plugin is part of nd itself: a bug, not something to go on without
+            raise PluginError(message)
+        self._mark_broken(name, message)
 
     def _load_entry_points(self) -> None:
         for ep in md.entry_points(group=ENTRY_POINT_GROUP):
             dist = ep.dist.name if ep.dist is not None else "unknown distribution"
+            self.versions.setdefault(dist, (ep.dist.version if ep.dist is not None else None) or "unknown")
             try:
                 plugin = ep.load()
             except Exception as exc:
-                raise PluginError(
-                    f"plugin '{ep.name}' from distribution '{dist}' failed to load: {type(exc).__name__}: {exc} "
-                    f"(fix or uninstall it: pip uninstall {dist})"
-                ) from None
-            self._register(plugin, dist)
+                self._mark_broken(
+                    ep.name,
+                    f"plugin '{ep.name}' from distribution '{dist}' failed to load: {type(exc).__name__}: {_one_line(exc)} "
+                    f"(fix or uninstall it: pip uninstall {dist})",
+                )
+                continue
+            self._register(plugin, dist, name=getattr(plugin, "__name__", None) or ep.name)
+
+    def provider(self, source: str) -> dict:
+        """The distribution and version behind a component's ``source`` (``built-in`` is neuralgae itself)."""
+        if source == "built-in":
+            return {"distribution": "neuralgae", "version": self.versions["built-in"]}
+        if source in self.versions:
+            return {"distribution": source, "version": self.versions[source]}
+        return {"distribution": None, "module": source}
+
+    def provided_by(self, spec) -> dict:
+        """Which distribution and version provided each component ``spec`` uses: what a manifest entry records."""
+        out: dict[str, dict] = {"network": {spec.network: self.provider(self.networks[spec.network].source)}}
+        stages = [("renderer", spec.renderer)] + [("transform", t) for t in spec.transforms]
+        if spec.sampler is not None:
+            stages.append(("sampler", spec.sampler))
+        for kind, stage in stages:
+            out.setdefault(kind, {})[stage.name] = self.provider(self.registry(kind)[stage.name].source)
+        return out
+
+    def reinstall_hint(self, entries: list[dict]) -> str:
+        """For an earlier run's manifest entries: what provided each component this host lacks, and how to get it back."""
+        notes: list[str] = []
+        seen: set[tuple[str, str]] = set()
+        for entry in entries:
+            for kind, table in (entry.get("provided_by") or {}).items():
+                for name, who in table.items():
+                    if (kind, name) in seen:
+                        continue
+                    seen.add((kind, name))
+                    registry = self.networks if kind == "network" else self.registry(kind) if kind in COMPONENT_KINDS else {}
+                    if name in registry:
+                        continue
+                    dist, version = who.get("distribution"), who.get("version")
+                    if dist:
+                        notes.append(f"{kind} '{name}' came from {dist} {version} (pip install '{dist}=={version}')")
+                    else:
+                        notes.append(f"{kind} '{name}' came from the plugin module '{who.get('module')}', which is not loaded")
+        return "; in this run, " + "; ".join(notes) if notes else ""
+
+    def unknown(self, kind: str, name: str, known) -> str:
+        """The message for an unknown ``name``: near misses, what is installed, and plugins that may have held it."""
+        return (
+            f"unknown {kind} '{name}'{did_you_mean(name, known)} "
+            f"(installed: {', '.join(known) or 'none'}; `nd plugins` lists them){self.missing_notes()}"
+        )
+
+    def missing_notes(self) -> str:
+        """``"; not loaded: ...; registered nothing: ..."`` for broken and empty plugins, or ``""``."""
+        notes = ""
+        if self.broken:
+            notes += "; not loaded: " + "; ".join(self.broken.values())
+        if self.empty:
+            notes += "; registered nothing: " + ", ".join(who for who, _ in self.empty.values()) + " (`nd plugins --hooks` says why)"
+        return notes
 
     # -- registries ---------------------------------------------------------
 
-    def _collect(self, hook_name: str, build: Callable) -> dict:
-        """Call a registration hook on every plugin, recording who registered what."""
+    def _collect(self, hook_name: str, build: Callable) -> Registry:
+        """Call a registration hook on every plugin, recording who registered what.
+
+        A plugin that fails while registering is set aside (one warning line)
+        and the others' items are kept; a name two plugins register is
+        ambiguous: it fails where a spec or command uses it.
+        """
         found: dict[str, object] = {}
+        ambiguous: dict[str, str] = {}
         hook = getattr(self.pm.hook, hook_name)
         for impl in hook.get_hookimpls():
             source = self.sources.get(impl.plugin, impl.plugin_name)
             label = source
+            who = self._label(impl.plugin_name, source)
+            mine: dict[str, object] = {}
 
             def register(*args, **kwargs):
                 try:
                     item = build(label, *args, **kwargs)
                 except TypeError as exc:
                     raise PluginError(f"plugin '{label}' called register() wrongly in {hook_name}: {exc}") from None
-                if item.name in found:
-                    raise PluginError(
-                        f"two plugins register the name '{item.name}' in {hook_name}: "
-                        f"'{found[item.name].source}' and '{label}'; uninstall or rename one"
-                    )
-                found[item.name] = item
+                mine[item.name] = item
 
             try:
                 impl.function(register=register)
-            except NeuralgaeError:
-                raise
             except Exception as exc:
-                raise PluginError(f"plugin '{label}' failed in {hook_name}: {type(exc).__name__}: {exc}") from None
-        return dict(sorted(found.items()))
+                detail = str(exc) if isinstance(exc, NeuralgaeError) else f"{who} failed in {hook_name}: {type(exc).__name__}: {_one_line(exc)}"
+                self._mark_broken(impl.plugin_name, f"{detail} ({self._fix(source)})")
+                continue
+            for name, item in mine.items():
+                if name in ambiguous:
+                    ambiguous[name] = ambiguous[name].replace("; uninstall", f" and '{label}'; uninstall", 1)
+                elif name in found:
+                    ambiguous[name] = (
+                        f"two plugins register the name '{name}' in {hook_name}: "
+                        f"'{found.pop(name).source}' and '{label}'; uninstall or rename one"
+                    )
+                    NOTICES.warning(f"{ambiguous[name]} (nothing can use '{name}' until then)")
+                else:
+                    found[name] = item
+        return Registry(sorted(found.items()), ambiguous)
 
     def _components(self, kind: str) -> dict[str, Component]:
         def build(label, function, *, name=None):
@@ -177,11 +327,7 @@ class PluginHost:
         """Look up a component by kind and name, suggesting near misses."""
         table = self.registry(kind)
         if name not in table:
-            known = list(table)
-            raise NeuralgaeError(
-                f"unknown {kind} '{name}'{did_you_mean(name, known)} "
-                f"(installed: {', '.join(known) or 'none'}; `nd plugins` lists them)"
-            )
+            raise NeuralgaeError(self.unknown(kind, name, list(table)))
         return table[name]
 
     def use(self, *, device: str | None = None, precision: str | None = None) -> PluginHost:
@@ -202,10 +348,47 @@ class PluginHost:
         from .placement import place_network
 
         if name not in self.networks:
-            raise NeuralgaeError(f"unknown network '{name}'{did_you_mean(name, list(self.networks))} (installed: {', '.join(self.networks)})")
+            raise NeuralgaeError(self.unknown("network", name, list(self.networks)))
         if name not in self._networks_cache:
             self._networks_cache[name] = place_network(self.networks[name].factory(), self.device, self.precision)
         return self._networks_cache[name]
+
+
+def _guarded(function: Callable, hook_name: str, argnames: tuple, label: str, fix: str) -> Callable:
+    """A run-event hook whose failure is a one-line PluginError naming the plugin, the hook and the frame."""
+
+    def guarded(*args):
+        try:
+            return function(*args)
+        except Exception as exc:
+            values = dict(zip(argnames, args))
+            frame = getattr(values.get("frame"), "index", None)
+            when = f" on frame {frame}" if frame is not None else ""
+            detail = str(exc) if isinstance(exc, NeuralgaeError) else f"{type(exc).__name__}: {_one_line(exc)}"
+            raise PluginError(f"{label} failed in {hook_name}{when}: {detail} ({fix})") from exc
+
+    return guarded
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line (pluggy's and import errors can span several)."""
+    return " ".join(str(exc).split())
+
+
+def _own_version() -> str:
+    try:
+        return md.version("neuralgae")
+    except md.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def _why_empty(plugin) -> str:
+    """Why a plugin implements no hook: usually functions named like hooks without ``@hookimpl``."""
+    hook_names = [n for n in dir(hookspecs) if n.startswith(("register_", "run_", "frame_"))]
+    unmarked = [n for n in hook_names if callable(getattr(plugin, n, None))]
+    if unmarked:
+        return f"no hooks: {', '.join(unmarked)} not marked @hookimpl (from neuralgae.core.hookspecs import hookimpl)"
+    return "no hooks: none of its functions is marked @hookimpl with a hook's name (docs/hooks.md lists them)"
 
 
 _default_host: PluginHost | None = None

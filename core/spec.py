@@ -581,11 +581,7 @@ def _stage(origin: str, table, where: str, kind: str, host, base_dir: Path) -> S
         raise NeuralgaeError(f"{origin}: {where}.name must be a string; got {name!r}")
     registry = host.registry(kind)
     if name not in registry:
-        known = list(registry)
-        raise NeuralgaeError(
-            f"{origin}: {where}: unknown {kind} '{name}'{did_you_mean(name, known)} "
-            f"(installed: {', '.join(known) or 'none'}; `nd plugins` lists them)"
-        )
+        raise NeuralgaeError(f"{origin}: {where}: {host.unknown(kind, name, list(registry))}")
     component = registry[name]
     given = {k: v for k, v in table.items() if k not in RESERVED_STAGE_KEYS}
     label = f"{origin}: {where} ({name})"

@@ -68,25 +68,55 @@ def listing(host: PluginHost, kind: str | None = None) -> list[str]:
         if kind and k != kind:
             continue
         table = _registry(host, k)
-        if not table:
+        ambiguous = getattr(table, "ambiguous", {})
+        if not table and not ambiguous:
             continue
         if lines:
             lines.append("")
         lines.append(f"{title}:")
-        width = max(len(n) for n in table)
+        width = max((len(n) for n in table), default=0)
         for name, item in table.items():
             lines.append(f"  {name:<{width}}  [{item.source}]  {_summary(item)}".rstrip())
             if isinstance(item, Component):
                 lines.append(f"  {'':<{width}}  {_params_line(item)}")
+        for name, message in ambiguous.items():
+            lines.append(f"  {name}  [AMBIGUOUS]  {message}")
+    if not kind:
+        lines += _problems(host)
+    return lines
+
+
+def _problems(host: PluginHost) -> list[str]:
+    """Plugins set aside (they failed to load or register) and plugins that registered nothing."""
+    lines: list[str] = []
+    if host.broken:
+        lines += ["", "broken plugins (not used):"]
+        lines += [f"  {name}  BROKEN  {message}" for name, message in host.broken.items()]
+    if host.empty:
+        lines += ["", "plugins that registered nothing:"]
+        lines += [f"  {name}  {why}" for name, (_, why) in host.empty.items()]
     return lines
 
 
 def hooks_listing(host: PluginHost) -> list[str]:
     """Each loaded plugin, where it comes from, and the hooks it implements."""
+    for k, _ in SECTIONS:  # registering is lazy: run it, so plugins that fail there show as broken
+        _registry(host, k)
     lines = ["plugins:"]
     for name, plugin in sorted(host.pm.list_name_plugin(), key=lambda np_: np_[0]):
+        if name in host.broken:
+            lines.append(f"  {name}  [{host.sources.get(plugin, '?')}]  BROKEN  {host.broken[name]}")
+            continue
         hooks = sorted(impl.name for impl in host.pm.get_hookcallers(plugin) or [])
-        lines.append(f"  {name}  [{host.sources.get(plugin, '?')}]  {', '.join(hooks) or 'no hooks'}")
+        where = host.sources.get(plugin, "?")
+        if not hooks:
+            why = host.empty.get(name, (None, "no hooks"))[1]
+            lines.append(f"  {name}  [{where}]  NO HOOKS, it registers nothing: {why.removeprefix('no hooks: ')}")
+            continue
+        lines.append(f"  {name}  [{where}]  {', '.join(hooks)}")
+    for name, message in host.broken.items():
+        if host.pm.get_plugin(name) is None:
+            lines.append(f"  {name}  BROKEN  {message}")
     return lines
 
 
@@ -97,11 +127,15 @@ def describe(host: PluginHost, name: str, kind: str | None = None) -> list[str]:
         if kind and k != kind:
             continue
         table = _registry(host, k)
+        if name in getattr(table, "ambiguous", {}):
+            raise NeuralgaeError(table.ambiguous[name])
         if name in table:
             found.append((k, table[name]))
     if not found:
         known = sorted({n for k, _ in SECTIONS for n in _registry(host, k)})
-        raise NeuralgaeError(f"no plugin component called '{name}'{did_you_mean(name, known)} (`nd plugins` lists them all)")
+        raise NeuralgaeError(
+            f"no plugin component called '{name}'{did_you_mean(name, known)} (`nd plugins` lists them all){host.missing_notes()}"
+        )
     lines: list[str] = []
     for k, item in found:
         if lines:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from neuralgae.core.plugins import default_host
+from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.plugins import PluginError, default_host
 from neuralgae_cli.common import DeviceOption, PrecisionOption, err_console, progress_bar, use_device, user_errors
 
 
@@ -20,6 +21,23 @@ def _resume_command(spec: str, sets: list[str], frames: int | None, out: Path | 
     if out is not None:
         words += ["--out", str(out)]
     return shlex.join([*words, "--resume"])
+
+
+def _reinstall_hint(host, spec: str, out: Path | None) -> str:
+    """What an earlier run in ``out`` (or the folder of the spec file, as after ``nd run OUT/spec.toml``) used that is missing now."""
+    from neuralgae.core.pipeline import read_manifest
+
+    folders = [out] if out is not None else []
+    if Path(spec).is_file():
+        folders.append(Path(spec).parent)
+    for folder in folders:
+        try:
+            hint = host.reinstall_hint(read_manifest(Path(folder)))
+        except (OSError, ValueError):
+            continue
+        if hint:
+            return hint
+    return ""
 
 
 def register(app: typer.Typer) -> None:
@@ -49,7 +67,14 @@ def register(app: typer.Typer) -> None:
 
         with user_errors():
             host = use_device(device, precision, default_host())
-            loaded = load_spec(spec, host=host, overrides=set_, frames=frames, out=out)
+            try:
+                loaded = load_spec(spec, host=host, overrides=set_, frames=frames, out=out)
+            except NeuralgaeError as exc:
+                missing = "unknown " in str(exc) or "is not installed" in str(exc)  # a component or the network
+                hint = _reinstall_hint(host, spec, out) if missing else ""
+                if not hint:
+                    raise
+                raise NeuralgaeError(f"{exc}{hint}") from None
             try:
                 with progress_bar(loaded.name, enabled=not quiet) as bar:
                     run = run_spec(loaded, host=host, resume=resume, overwrite=overwrite, progress=bar)
@@ -59,6 +84,10 @@ def register(app: typer.Typer) -> None:
                     highlight=False, soft_wrap=True,
                 )
                 raise typer.Exit(130) from None
+            except PluginError as exc:  # inside a plugin, mid-run: the frames so far are kept
+                raise PluginError(
+                    f"{exc}; fix or remove the plugin, then continue with: {_resume_command(spec, set_, frames, out)}"
+                ) from None
             rendered = len(run.records)
             what = f"{rendered} frame{'s' if rendered != 1 else ''}"
             if run.resumed:

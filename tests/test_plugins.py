@@ -130,28 +130,107 @@ def test_example_is_gone_after_the_fixture():
 # -- broken plugins --------------------------------------------------------------------------
 
 
-def fake_distribution(site: Path, name: str, entry: str) -> None:
-    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+def fake_distribution(site: Path, name: str, entry: str, module: str | None = None, version: str = "1.0") -> None:
+    """A distribution ``name`` with the entry point ``broken = entry`` (and, given ``module``, that module's code)."""
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
     info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
     (info / "entry_points.txt").write_text(f"[neuralgae]\nbroken = {entry}\n")
+    if module is not None:
+        (site / f"{entry}.py").write_text(module)
 
 
-def test_a_plugin_that_fails_to_import_is_named(tmp_path, monkeypatch):
-    fake_distribution(tmp_path, "nd-broken-plugin", "nd_no_such_module_xyz")
-    monkeypatch.syspath_prepend(str(tmp_path))
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A folder on sys.path whose fake distributions importlib.metadata sees; their modules are forgotten after."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
     importlib.invalidate_caches()
-    with pytest.raises(PluginError, match=r"plugin 'broken' from distribution 'nd-broken-plugin' failed to load: ModuleNotFoundError"):
-        PluginHost(builtins=False)
-    # on the command line: one line, exit 1
-    monkeypatch.setattr(plugins_cmd, "default_host", lambda: PluginHost(builtins=False))
-    app = typer.Typer()
-    plugins_cmd.register(app)
-    result = CliRunner().invoke(app, ["plugins"])
-    assert result.exit_code == 1
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("nd: error: plugin 'broken' from distribution 'nd-broken-plugin'")
-    assert "pip uninstall nd-broken-plugin" in lines[0]
+    before = set(sys.modules)
+    yield folder
+    for name in set(sys.modules) - before:
+        if name.startswith("nd_"):
+            sys.modules.pop(name, None)
+    importlib.invalidate_caches()
+
+
+def plugins_app(host, monkeypatch) -> typer.Typer:
+    return cli(host, monkeypatch)
+
+
+def entry_host() -> PluginHost:
+    """The fakes plus every entry point on sys.path (the fake distributions), no built-ins."""
+    return PluginHost(builtins=False, entry_points=True, extra=[fakes.fakes])
+
+
+TYPO = """\
+from neuralgae.core.hookspecs import hookimpl
+
+def flip(image, ctx):
+    return image[:, ::-1]
+
+@hookimpl
+def register_transform(register):
+    register(flip)
+"""
+
+
+def test_a_misspelled_hook_is_one_line_naming_the_distribution_and_the_hook(site, monkeypatch, caplog):
+    fake_distribution(site, "nd-typo-plugin", "nd_typo_plugin", TYPO)
+    host = entry_host()  # no pluggy traceback: the plugin is set aside
+    message = host.broken["nd_typo_plugin"]
+    assert message == (
+        "plugin 'nd_typo_plugin' from distribution 'nd-typo-plugin' implements 'register_transform', "
+        "which is not a neuralgae hook; did you mean 'register_transforms'? "
+        "(rename it, or fix or uninstall it: pip uninstall nd-typo-plugin; docs/hooks.md lists the hooks)"
+    )
+    assert [r.getMessage() for r in caplog.records] == [f"{message}; going on without it"]
+    assert "flip" not in host.transforms and "zoom" in host.transforms
+    result = CliRunner().invoke(plugins_app(host, monkeypatch), ["plugins"])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert f"  nd_typo_plugin  BROKEN  {message}" in result.output.splitlines()
+    # the same for a plugin given directly, and a hook with wrong arguments
+    typo = types.ModuleType("typo_plugin")
+    typo.register_sampler = hookimpl(lambda register: None)
+    wrong = types.ModuleType("wrong_args")
+    wrong.register_transforms = hookimpl(lambda reg: None)
+    host = fake_host(typo, wrong)
+    assert host.broken["typo_plugin"].startswith("plugin 'typo_plugin' implements 'register_sampler', which is not a neuralgae hook; did you mean 'register_samplers'?")
+    assert host.broken["wrong_args"].startswith("plugin 'wrong_args' is invalid: ")
+    assert "\n" not in host.broken["wrong_args"]
+    assert set(host.transforms) == {"zoom", "blur", "shrink"}
+
+
+def test_a_plugin_that_fails_to_import_is_named_and_the_rest_goes_on(site, tmp_path, monkeypatch, caplog):
+    fake_distribution(site, "nd-broken-plugin", "nd_no_such_module_xyz")
+    host = entry_host()
+    message = host.broken["broken"]
+    assert message.startswith("plugin 'broken' from distribution 'nd-broken-plugin' failed to load: ModuleNotFoundError")
+    assert message.endswith("(fix or uninstall it: pip uninstall nd-broken-plugin)")
+    warnings = [r.getMessage() for r in caplog.records]
+    assert warnings == [f"{message}; going on without it"]  # one line, once
+    app = cli(host, monkeypatch)
+    listed = CliRunner().invoke(app, ["plugins"])
+    assert listed.exit_code == 0, listed.output
+    assert "broken plugins (not used):" in listed.output
+    assert f"  broken  BROKEN  {message}" in listed.output.splitlines()
+    assert "BROKEN" in CliRunner().invoke(app, ["plugins", "--hooks"]).output
+    # a run that does not need it works
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC)
+    ran = CliRunner().invoke(app, ["run", str(spec), "--out", str(tmp_path / "out"), "-q"])
+    assert ran.exit_code == 0, ran.output
+    # one that names a missing component says the broken plugin may be why
+    spec.write_text(SPEC.replace('name = "zoom"', 'name = "mirror"'))
+    missing = CliRunner().invoke(app, ["run", str(spec), "--out", str(tmp_path / "out2")])
+    assert missing.exit_code == 1
+    lines = missing.output.strip().splitlines()
+    assert len(lines) == 1 and "unknown transform 'mirror'" in lines[0]
+    assert "; not loaded: plugin 'broken' from distribution 'nd-broken-plugin' failed to load" in lines[0]
+    with pytest.raises(NeuralgaeError, match="unknown sampler 'nope'.*not loaded: plugin 'broken'"):
+        host.get("sampler", "nope")
 
 
 def test_a_plugin_that_raises_while_registering_is_named():
@@ -159,20 +238,78 @@ def test_a_plugin_that_raises_while_registering_is_named():
 
     @hookimpl
     def register_transforms(register):
+        register(fakes.zoom, name="grumpy-zoom")
         raise ValueError("no transforms today")
 
     plugin.register_transforms = register_transforms
     host = fake_host(plugin)
-    with pytest.raises(PluginError, match="plugin 'grumpy_plugin' failed in register_transforms: ValueError: no transforms today"):
-        host.transforms
-    assert "dream" in host.renderers  # the rest still works
+    assert set(host.transforms) == {"zoom", "blur", "shrink"}  # the rest still works; nothing half-registered
+    assert host.broken["grumpy_plugin"] == (
+        "plugin 'grumpy_plugin' failed in register_transforms: ValueError: no transforms today (fix it or leave it out)"
+    )
+    assert "dream" in host.renderers
+    with pytest.raises(NeuralgaeError, match="unknown transform 'grumpy-zoom'.*not loaded: plugin 'grumpy_plugin' failed"):
+        host.get("transform", "grumpy-zoom")
+    hooks = plugins_cmd.hooks_listing(fake_host(plugin))
+    assert "  grumpy_plugin  [grumpy_plugin]  BROKEN  plugin 'grumpy_plugin' failed in register_transforms: ValueError: no transforms today (fix it or leave it out)" in hooks
 
 
-def test_duplicate_names_name_both_plugins():
+def test_duplicate_names_fail_only_where_used(tmp_path, monkeypatch, caplog):
+    from neuralgae.core.spec import load_spec
+
     plugin = types.ModuleType("copycat")
     plugin.register_transforms = hookimpl(lambda register: register(fakes.zoom))
-    with pytest.raises(PluginError, match="two plugins register the name 'zoom' in register_transforms: '(fake_plugins|copycat)' and '(fake_plugins|copycat)'"):
-        fake_host(plugin).transforms
+    host = fake_host(plugin)
+    clash = "two plugins register the name 'zoom' in register_transforms: '(fake_plugins|copycat)' and '(fake_plugins|copycat)'; uninstall or rename one"
+    assert set(host.transforms) == {"blur", "shrink"} and "zoom" in host.transforms
+    assert [r.getMessage() for r in caplog.records if "zoom" in r.getMessage()][0].endswith("(nothing can use 'zoom' until then)")
+    with pytest.raises(PluginError, match=clash):
+        host.get("transform", "zoom")
+    with pytest.raises(PluginError, match=clash):
+        host.transforms["zoom"]
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC)
+    with pytest.raises(PluginError, match=clash):
+        load_spec(spec, host=host)
+    app = cli(host, monkeypatch)
+    listed = CliRunner().invoke(app, ["plugins"])
+    assert listed.exit_code == 0 and "zoom  [AMBIGUOUS]  two plugins register the name 'zoom'" in listed.output
+    one = CliRunner().invoke(app, ["plugins", "zoom"])
+    assert one.exit_code == 1 and len(one.output.strip().splitlines()) == 1
+    spec.write_text(SPEC.replace('name = "zoom"', 'name = "blur"'))
+    ran = CliRunner().invoke(app, ["run", str(spec), "--out", str(tmp_path / "out"), "-q"])
+    assert ran.exit_code == 0, ran.output
+
+
+LAZY = """\
+def mirror(image, ctx):
+    return image[:, ::-1]
+
+def register_transforms(register):   # forgot @hookimpl
+    register(mirror)
+"""
+
+
+def test_a_plugin_without_hookimpl_says_no_hooks_loudly(site, monkeypatch):
+    fake_distribution(site, "nd-lazy-plugin", "nd_lazy_plugin", LAZY)
+    host = entry_host()
+    assert not host.broken
+    app = cli(host, monkeypatch)
+    hooks = CliRunner().invoke(app, ["plugins", "--hooks"])
+    assert hooks.exit_code == 0
+    assert (
+        "  nd_lazy_plugin  [nd-lazy-plugin]  NO HOOKS, it registers nothing: register_transforms not marked @hookimpl "
+        "(from neuralgae.core.hookspecs import hookimpl)"
+    ) in hooks.output.splitlines()
+    listed = CliRunner().invoke(app, ["plugins"])
+    assert "plugins that registered nothing:" in listed.output
+    with pytest.raises(NeuralgaeError) as info:
+        host.get("transform", "mirror")
+    assert str(info.value).endswith(
+        "; registered nothing: plugin 'nd_lazy_plugin' from distribution 'nd-lazy-plugin' (`nd plugins --hooks` says why)"
+    )
+    one = CliRunner().invoke(app, ["plugins", "mirror"])
+    assert one.exit_code == 1 and "registered nothing: plugin 'nd_lazy_plugin'" in one.output
 
 
 # -- hooks are documented -------------------------------------------------------------------------
@@ -331,3 +468,214 @@ def test_built_in_spec_runs_two_tiny_frames(builtin_host, name, tmp_path):
     assert run.records[0].image.std() > 0.01
     for path in run.outputs:
         assert path.stat().st_size > 0
+
+
+# -- what a plugin returns, and errors inside plugins -------------------------------------------------
+
+
+def _bad_transforms():
+    import numpy as np
+
+    from neuralgae.core.errors import NeuralgaeError as UserError
+
+    plugin = types.ModuleType("nd_bad_transforms")
+
+    def bytes8(image, ctx):
+        """Returns 8-bit pixels."""
+        return (image * 255).astype(np.uint8)
+
+    def nans(image, ctx):
+        """Returns a NaN."""
+        out = image.copy()
+        out[0, 0, 0] = np.nan
+        return out
+
+    def bright(image, ctx):
+        """Returns values above 1."""
+        return image * 3 + 0.5
+
+    def picky(image, ctx):
+        """Raises a user error."""
+        raise UserError("transform 'picky': the image is too plain")
+
+    @hookimpl
+    def register_transforms(register):
+        for f in (bytes8, nans, bright, picky):
+            register(f)
+
+    plugin.register_transforms = register_transforms
+    return plugin
+
+
+@pytest.mark.parametrize(
+    "name, problem",
+    [
+        ("bytes8", r"returned uint8 values \d+-\d+ on frame 1; it must return floats in \[0, 1\] \(an 8-bit image divided by 255\)"),
+        ("nans", r"returned 1 NaN or infinite value on frame 1; it must return finite floats in \[0, 1\]"),
+        ("bright", r"returned values from [\d.]+ to [\d.]+ on frame 1; a transform must keep them in \[0, 1\]"),
+    ],
+)
+def test_a_transform_returning_a_bad_image_is_one_line_with_how_to_continue(tmp_path, monkeypatch, name, problem):
+    import re
+    import warnings
+
+    app = cli(fake_host(_bad_transforms()), monkeypatch)
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC.replace('name = "zoom"', f'name = "{name}"'))
+    out = tmp_path / "out"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no raw numpy warning on the way
+        result = CliRunner().invoke(app, ["run", str(spec), "--out", str(out), "-q"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert re.search(
+        rf"^nd: error: transform '{name}' \(transforms\[0\]\) {problem}.*\(from nd_bad_transforms\); "
+        rf"fix or remove the plugin, then continue with: nd run {re.escape(str(spec))} --out {re.escape(str(out))} --resume$",
+        lines[0],
+    ), lines[0]
+    # frame 0 is kept; once the spec is fixed, the printed command continues the run
+    assert len(list(out.glob("frame_*.png"))) == 1
+
+
+def test_a_user_error_inside_a_plugin_names_where_and_when(tmp_path, monkeypatch):
+    app = cli(fake_host(_bad_transforms()), monkeypatch)
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC.replace('name = "zoom"', 'name = "picky"'))
+    result = CliRunner().invoke(app, ["run", str(spec), "--out", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(
+        "nd: error: transform 'picky': the image is too plain "
+        "(transform 'picky' (transforms[0]) on frame 1, from nd_bad_transforms); fix or remove the plugin, then continue with: nd run "
+    ), line
+    assert line.endswith("--resume")
+
+
+def test_a_renderer_returning_nan_is_named(tmp_path):
+    import numpy as np
+
+    from neuralgae.core.pipeline import run_spec
+    from neuralgae.core.spec import load_spec
+
+    class NanRenderer:
+        @staticmethod
+        @hookimpl
+        def register_renderers(register):
+            def void(image, ctx):
+                """Renders nothing but NaN."""
+                return np.full_like(image, np.nan)
+
+            register(void)
+
+    host = fake_host(NanRenderer)
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC.replace('name = "dream"', 'name = "void"'))
+    with pytest.raises(PluginError, match=r"renderer 'void' returned 3840 NaN or infinite values on frame 0; .* \(from NanRenderer\)"):
+        run_spec(load_spec(spec, host=host, out=tmp_path / "out"), host=host)
+
+
+# -- the manifest records who provided each component --------------------------------------------------
+
+FANCY = """\
+from neuralgae.core.hookspecs import hookimpl
+
+def fancy(image, ctx, *, amount: float = 0.5):
+    \"\"\"Fades towards grey.\"\"\"
+    return (1 - amount) * image + amount * 0.5
+
+@hookimpl
+def register_transforms(register):
+    register(fancy)
+"""
+
+
+def test_the_manifest_records_each_components_distribution_and_an_old_run_says_what_to_reinstall(site, tmp_path, monkeypatch):
+    import json
+
+    fake_distribution(site, "nd-fancy-plugin", "nd_fancy_plugin", FANCY, version="2.3")
+    host = entry_host()
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC.replace('name = "zoom"', 'name = "fancy"'))
+    out = tmp_path / "out"
+    ran = CliRunner().invoke(cli(host, monkeypatch), ["run", str(spec), "--out", str(out), "-q"])
+    assert ran.exit_code == 0, ran.output
+    entries = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert entries[1]["provided_by"] == {
+        "network": {"tiny": {"distribution": None, "module": "fake_plugins"}},
+        "renderer": {"dream": {"distribution": None, "module": "fake_plugins"}},
+        "transform": {"fancy": {"distribution": "nd-fancy-plugin", "version": "2.3"}},
+    }
+    # the plugin is gone: resuming the old run says what to reinstall
+    missing = CliRunner().invoke(cli(fake_host(), monkeypatch), ["run", str(out / "spec.toml"), "--resume"])
+    assert missing.exit_code == 1
+    (line,) = missing.output.strip().splitlines()
+    assert "unknown transform 'fancy'" in line
+    assert line.endswith("; in this run, transform 'fancy' came from nd-fancy-plugin 2.3 (pip install 'nd-fancy-plugin==2.3')")
+    other = CliRunner().invoke(cli(fake_host(), monkeypatch), ["run", str(spec), "--out", str(out), "--resume"])
+    assert other.output.strip().endswith("(pip install 'nd-fancy-plugin==2.3')")
+    bare = PluginHost(builtins=False, entry_points=False)  # not even the network
+    no_net = CliRunner().invoke(cli(bare, monkeypatch), ["run", str(out / "spec.toml"), "--resume"])
+    (line,) = no_net.output.strip().splitlines()
+    assert "'tiny' is not installed" in line
+    assert "; in this run, network 'tiny' came from the plugin module 'fake_plugins', which is not loaded; " in line
+
+
+def test_built_in_components_are_recorded_as_neuralgae(builtin_host):
+    import importlib.metadata as md
+
+    from neuralgae.core.spec import load_spec
+
+    spec = load_spec("zoom", host=builtin_host)
+    provided = builtin_host.provided_by(spec)
+    assert provided["renderer"] == {"dream": {"distribution": "neuralgae", "version": md.version("neuralgae")}}
+    assert provided["transform"]["zoom"]["distribution"] == "neuralgae"
+
+
+def test_a_run_event_hook_that_fails_is_one_line_with_how_to_continue(tmp_path, monkeypatch):
+    class Uploader:
+        @hookimpl
+        def frame_written(self, run, frame):
+            if frame.index == 1:
+                raise ConnectionError("no network")
+
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli(fake_host(Uploader()), monkeypatch), ["run", str(spec), "--out", str(out), "--frames", "3"])
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("nd: error: plugin '")
+    assert "failed in frame_written on frame 1: ConnectionError: no network (fix it or leave it out); " in line
+    assert line.endswith(f"continue with: nd run {spec} --frames 3 --out {out} --resume")
+    resumed = CliRunner().invoke(cli(fake_host(), monkeypatch), ["run", str(spec), "--out", str(out), "--frames", "3", "--resume"])
+    assert resumed.exit_code == 0 and "resumed after 2" in resumed.output
+
+
+@pytest.fixture
+def notices():
+    """nd's notice printer on the `neuralgae` logger, as `nd` sets it up, removed afterwards."""
+    import logging
+
+    from neuralgae_cli.common import show_notices
+
+    log = logging.getLogger("neuralgae")
+    saved = (list(log.handlers), log.level, log.propagate)
+    show_notices()
+    yield
+    log.handlers[:], log.level, log.propagate = saved[0], saved[1], saved[2]
+
+
+def test_a_broken_plugin_does_not_block_commands_that_do_not_need_it(site, monkeypatch, notices):
+    from neuralgae.core import plugins as plugins_module
+    from neuralgae_cli.main import app
+
+    fake_distribution(site, "nd-broken-plugin", "nd_no_such_module_xyz")
+    monkeypatch.setattr(plugins_module, "_default_host", None)
+    layers = CliRunner().invoke(app, ["layers"])
+    assert layers.exit_code == 0, layers.output
+    assert "block10" in layers.output
+    warning = [line for line in layers.output.splitlines() if "nd-broken-plugin" in line]
+    assert len(warning) == 1 and warning[0].startswith("nd: note: plugin 'broken' from distribution 'nd-broken-plugin' failed to load")
+    listed = CliRunner().invoke(app, ["plugins"])
+    assert listed.exit_code == 0 and "  broken  BROKEN  plugin 'broken'" in listed.output
