@@ -270,6 +270,29 @@ def test_hostile_bodies_get_one_sentence_and_change_nothing(client, caplog, body
     assert no_errors_logged(caplog)
 
 
+
+def run_in_fresh_loop(coroutine) -> None:
+    """Run ``coroutine`` to the end on a new event loop in its own thread.
+
+    The browser tests' Playwright keeps an event loop running in the test
+    thread, where ``asyncio.run`` refuses to start another.
+    """
+    import threading
+
+    failure: list[BaseException] = []
+
+    def target():
+        try:
+            asyncio.run(coroutine)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(timeout=60)
+    if failure:
+        raise failure[0]
+
 def post_streamed(app, *, chunks: int, chunk: bytes, headers=()) -> tuple[int, dict, int, dict]:
     """POST a body of ``chunks`` x ``chunk`` to /request through ASGI.
 
@@ -292,7 +315,7 @@ def post_streamed(app, *, chunks: int, chunk: bytes, headers=()) -> tuple[int, d
              "path": "/request", "raw_path": b"/request", "root_path": "", "query_string": b"",
              "headers": [(b"content-type", b"application/json"), *headers],
              "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000)}
-    asyncio.run(app(scope, receive, send))
+    run_in_fresh_loop(app(scope, receive, send))
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], json.loads(body), pulled, {k.decode(): v.decode() for k, v in start["headers"]}
