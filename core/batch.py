@@ -372,15 +372,16 @@ def run_variation(
         if (host.device, host.precision) != (device, precision):
             host.use(device=device, precision=precision)
         loaded = load_variation(spec, variation, host=host, base_overrides=base_overrides, frames=frames)
-        outcome.warm = (id(host), loaded.network) in _loaded_networks
+        outcome.warm = all((id(host), name) in _loaded_networks for name in loaded.networks)
         if not overwrite:
             entries = prepare_output(loaded, resume=True)
             if len(entries) >= loaded.frames:
                 outcome.status, outcome.last_frame = "skipped", entries[loaded.frames - 1]["file"]
                 return outcome
         with _host_lock:  # one thread of a worker loads the network; the others wait for it
-            host.network(loaded.network)
-            _loaded_networks.add((id(host), loaded.network))
+            for name in loaded.networks:
+                host.network(name)
+                _loaded_networks.add((id(host), name))
         run = run_spec(loaded, host=host, resume=not overwrite, overwrite=overwrite)
         outcome.status, outcome.rendered = "done", len(run.records)
         outcome.last_frame = run.entries[-1]["file"] if run.entries else None

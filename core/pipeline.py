@@ -649,9 +649,8 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
     run = Run(spec=spec, host=host, dir=folder, start=len(entries), entries=list(entries), resumed=bool(entries))
     host.pm.hook.run_started(run=run)  # before anything can fail: plugins bring their files in step first
     renderer = host.get("renderer", spec.renderer.name)
-    network = host.network(spec.network)
-    placement = placement_record(network)  # recorded with every frame: specs name no device
-    flow_device = network_device(network)
+    networks = {name: host.network(name) for name in spec.networks}  # each loaded once, used in turn
+    flow_device = network_device(networks[spec.network_at(0)])
 
     previous = load_image(folder / entries[-1]["file"]) if entries else None
     video = start_video(spec, run.start) if spec.source.video is not None else None
@@ -667,6 +666,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
         t0 = time.monotonic()
         seen = None
         motion = None
+        network = networks[spec.network_at(index)]
         if video is not None:
             image, motion = video_start(spec, video, previous, index, device=flow_device)
         elif index == 0:
@@ -687,7 +687,9 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
             progress(_index + within, total, f"frame {_index}: {message}" if message else f"frame {_index}")
 
         render_seed = frame_torch_seed(spec.seed, index)
-        extra = {**placement, "provided_by": host.provided_by(spec)}  # what to reinstall to resume it
+        extra = {**placement_record(network), "provided_by": host.provided_by(spec)}  # specs name no device; what to reinstall
+        if len(spec.networks) > 1:
+            extra["network"] = spec.network_at(index)
         ctx = RenderContext(
             network=network,
             rng=frame_rng(spec.seed, index, RENDER_STREAM),

@@ -194,7 +194,7 @@ class PluginHost:
 
     def provided_by(self, spec) -> dict:
         """Which distribution and version provided each component ``spec`` uses: what a manifest entry records."""
-        out: dict[str, dict] = {"network": {spec.network: self.provider(self.networks[spec.network].source)}}
+        out: dict[str, dict] = {"network": {name: self.provider(self.networks[name].source) for name in spec.networks}}
         stages = [("renderer", spec.renderer)] + [("transform", t) for t in spec.transforms]
         if spec.sampler is not None:
             stages.append(("sampler", spec.sampler))

@@ -83,6 +83,18 @@ def _check_text(value):
     return value
 
 
+MAX_NETWORKS = 16
+"""Most networks a spec may alternate between (each is loaded once, and they stay in memory)."""
+
+
+def _check_network(value):
+    if isinstance(value, list):
+        if not 1 <= len(value) <= MAX_NETWORKS:
+            raise ValueError(f"must list 1 to {MAX_NETWORKS} networks; got {len(value)}")
+        return [_check_str(v) for v in value]
+    return _check_str(value)
+
+
 def _check_str(value):
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"must be a non-empty string; got {value!r}")
@@ -155,7 +167,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("description", "string", "", "One line saying what the spec makes; `nd specs` shows it.", _check_text),
     Key("seed", "whole number >= 0", 0, "Seeds every random choice. Frame *k* draws from its own generator derived from (seed, k), so a resumed run sees the same numbers.", _check_int(low=0)),
     Key("frames", "whole number >= 1", 10, "How many frames to render.", _check_int(low=1)),
-    Key("network", "string", DEFAULT_NETWORK, "The network renderers dream with and the sampler classifies with (`nd plugins` lists the installed networks).", _check_str),
+    Key("network", "string, or a list of strings", DEFAULT_NETWORK, "The network renderers dream with and the sampler classifies with (`nd plugins` lists the installed networks). A list is used in turn, frame by frame (frame *k* uses entry *k* modulo its length), as the later Neuralgae versions alternated networks.", _check_network),
     Key("source.image", "string (path)", _NONE, "Start from this image file. A relative path is relative to the spec file (to the current folder when given with `--set`).", _check_str),
     Key("source.sample", "string", _NONE, f"Start from a photo bundled with scikit-image: {', '.join(map(repr, SAMPLE_IMAGES))}.", _check_sample),
     Key("source.noise", "string \"WxH\"", _NONE, f"Start from smooth grey noise of this size (the default when no source is given is \"{DEFAULT_NOISE}\").", _check_size),
@@ -310,7 +322,7 @@ class Spec:
     description: str
     seed: int
     frames: int
-    network: str
+    network: str | tuple[str, ...]
     source: Source
     renderer: Stage
     transforms: tuple[Stage, ...]
@@ -318,13 +330,22 @@ class Spec:
     output: Output
     audio: Any = None  # a decoded neuralgae.core.audio.AudioTrack, or None
 
+    @property
+    def networks(self) -> tuple[str, ...]:
+        """Every network the spec uses, in its order (one, or the list it alternates)."""
+        return self.network if isinstance(self.network, tuple) else (self.network,)
+
+    def network_at(self, index: int) -> str:
+        """The network frame ``index`` is made with: the list's entries in turn."""
+        return self.networks[index % len(self.networks)]
+
     def to_dict(self, *, include_output: bool = True) -> dict:
         """The resolved spec as plain TOML values (paths absolute, defaults filled in)."""
         out: dict = {
             "description": self.description,
             "seed": self.seed,
             "frames": self.frames,
-            "network": self.network,
+            "network": list(self.network) if isinstance(self.network, tuple) else self.network,
             "source": self.source.as_table(),
             "renderer": self.renderer.as_table(),
             "transforms": [t.as_table() for t in self.transforms],
@@ -612,9 +633,12 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
     seed = _value(origin, data, "seed")
     frames = _value(origin, data, "frames")
     network = _value(origin, data, "network")
-    if network not in host.networks:
-        known = list(host.networks)
-        raise _fail(origin, "network", f"'{network}' is not installed{did_you_mean(network, known)} (installed: {', '.join(known) or 'none'})")
+    for net_name in network if isinstance(network, list) else [network]:
+        if net_name not in host.networks:
+            known = list(host.networks)
+            raise _fail(origin, "network", f"'{net_name}' is not installed{did_you_mean(net_name, known)} (installed: {', '.join(known) or 'none'})")
+    if isinstance(network, list):
+        network = network[0] if len(network) == 1 else tuple(network)
 
     src = _table(origin, data, "source")
     source_keys = [k.name for k in SCHEMA if k.table == "source"]

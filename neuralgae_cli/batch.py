@@ -75,7 +75,8 @@ def register(app: typer.Typer) -> None:
             except NeuralgaeError as exc:
                 base, shared_error = None, exc
             if base is not None and gpus == 0:
-                host.network(base.network)  # settles the precision here (a measurement, once), not in every worker at once
+                for name in base.networks:
+                    host.network(name)  # settles the precision here (a measurement, once), not in every worker at once
             if classes is not None and base is not None and "classes" not in host.get("renderer", base.renderer.name).params:
                 raise NeuralgaeError(
                     f"--classes needs a renderer that takes classes, such as draw; the spec's renderer "

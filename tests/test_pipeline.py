@@ -397,3 +397,50 @@ def test_cli_run_zoom_beside_a_zoom_folder_refuses_a_crafted_manifest_in_one_lin
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("nd: error: manifest.jsonl entry 0 (file '../precious.txt')"), result.output
     assert precious.read_text() == "keep me" and (run / MANIFEST).is_file()
+
+
+class TwoNetworks:
+    """A second tiny network and a renderer that notes which network made each frame."""
+
+    __name__ = "two_networks"
+    used: list = []
+
+    @hookimpl
+    def register_networks(self, register):
+        class Tiny2(fakes.TinyNetwork):
+            name = "tiny2"
+
+        register("tiny2", Tiny2, description="another fixed random convolution")
+
+    @hookimpl
+    def register_renderers(self, register):
+        def noting(image, ctx):
+            """Notes the frame's network; darkens a little."""
+            TwoNetworks.used.append((ctx.index, ctx.network.name))
+            return (image * 0.9).astype(np.float32)
+
+        register(noting, name="noting")
+
+
+def test_a_list_of_networks_is_used_in_turn_frame_by_frame(tmp_path):
+    host = fake_host(TwoNetworks())
+    TwoNetworks.used = []
+    text = SPEC.replace('network = "tiny"', 'network = ["tiny", "tiny2"]').replace('name = "dream"\nsteps = 3', 'name = "noting"')
+    spec = make_spec(tmp_path, host, text)
+    assert spec.networks == ("tiny", "tiny2") and spec.network_at(3) == "tiny2"
+    run = run_spec(spec, host=host)
+    assert TwoNetworks.used == [(0, "tiny"), (1, "tiny2"), (2, "tiny"), (3, "tiny2"), (4, "tiny")]
+    assert [e["network"] for e in read_manifest(run.dir)] == ["tiny", "tiny2", "tiny", "tiny2", "tiny"]
+    assert 'network = ["tiny", "tiny2"]' in (run.dir / SPEC_FILE).read_text()
+    assert load_spec(run.dir / SPEC_FILE, host=host).networks == ("tiny", "tiny2")
+    assert set(read_manifest(run.dir)[0]["provided_by"]["network"]) == {"tiny", "tiny2"}
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [('["tiny", "tinny"]', "'tinny' is not installed; did you mean 'tiny'"), ("[]", "must list 1 to 16 networks"), ("[3]", "non-empty string")],
+)
+def test_a_bad_list_of_networks_is_one_line(tmp_path, value, message):
+    host = fake_host(TwoNetworks())
+    with pytest.raises(NeuralgaeError, match=message):
+        make_spec(tmp_path, host, SPEC.replace('network = "tiny"', f"network = {value}"))
