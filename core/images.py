@@ -18,9 +18,11 @@ import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from .errors import NeuralgaeError
+from .limits import MAX_SIDE, max_side as _max_side
 
 METADATA_KEY = "neuralgae"
-MAX_PIXELS = 40_000 * 40_000
+MAX_PIXELS = MAX_SIDE * MAX_SIDE
+"""Pillow's decompression-bomb threshold; :func:`load_image` checks the header against the limits itself."""
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
@@ -60,7 +62,9 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     if p.is_dir():
         raise NeuralgaeError(f"'{p}' is a folder, not an image file")
     try:
+        Image.MAX_IMAGE_PIXELS = max(MAX_PIXELS, _max_side() ** 2)
         with Image.open(p) as im:
+            _check_header(p, im.size)
             im.load()
             if im.mode in ("I;16", "I;16B", "I"):
                 arr = np.asarray(im, dtype=np.float32) / 65535.0
@@ -68,9 +72,25 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
                 arr = np.asarray(im.convert("RGBA"))
             else:
                 arr = np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise NeuralgaeError(
+            f"image '{p}' is refused as a possible decompression bomb ({exc}); "
+            f"the largest side allowed is {_max_side()} pixels (set ND_MAX_SIDE to lift it)"
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise NeuralgaeError(f"cannot read image '{p}': {exc}") from None
     return as_rgb_float(arr)
+
+
+def _check_header(p: Path, size: tuple[int, int]) -> None:
+    """Refuse an image whose header announces more than the limits, before decoding a pixel."""
+    w, h = size
+    limit = _max_side()
+    if w > limit or h > limit:
+        raise NeuralgaeError(
+            f"image '{p}' is {w}x{h} pixels; the largest side allowed is {limit} pixels "
+            "(shrink it first, or set ND_MAX_SIDE to lift the limit)"
+        )
 
 
 def read_metadata(path: str | os.PathLike) -> dict | None:
@@ -146,9 +166,14 @@ def save_image(path: str | os.PathLike, image: np.ndarray, metadata: dict | None
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX*]\s*(\d+)\s*$")
 
 
-def parse_size(text: str, *, what: str = "size", max_side: int = 40_000) -> tuple[int, int]:
-    """Parse ``"WxH"`` (or a single number for a square) into (width, height), validated."""
+def parse_size(text: str, *, what: str = "size", max_side: int | None = None) -> tuple[int, int]:
+    """Parse ``"WxH"`` (or a single number for a square) into (width, height), validated.
+
+    ``max_side`` defaults to :func:`~neuralgae.core.limits.max_side` (``ND_MAX_SIDE``)."""
     text = str(text)
+    lift = max_side is None
+    if max_side is None:
+        max_side = _max_side()
     m = _SIZE.match(text)
     if m:
         w, h = int(m.group(1)), int(m.group(2))
@@ -159,7 +184,10 @@ def parse_size(text: str, *, what: str = "size", max_side: int = 40_000) -> tupl
     if w < 32 or h < 32:
         raise NeuralgaeError(f"{what} {w}x{h} is too small; the network needs at least 32x32 pixels")
     if w > max_side or h > max_side:
-        raise NeuralgaeError(f"{what} {w}x{h} is too large; the largest side allowed is {max_side} pixels")
+        raise NeuralgaeError(
+            f"{what} {w}x{h} is too large; the largest side allowed is {max_side} pixels"
+            + (" (set ND_MAX_SIDE to lift the limit)" if lift else "")
+        )
     return w, h
 
 

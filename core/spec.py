@@ -33,6 +33,7 @@ except ImportError:  # Python 3.10
 
 from .errors import NeuralgaeError, did_you_mean
 from .images import parse_size
+from .limits import MAX_SPEC_BYTES, MAX_TOML_DEPTH, check_frames, toml_depth
 from .schedule import FrameSignals, as_table_value, check_schedules, is_schedule, resolve, split_schedules
 
 SAMPLE_IMAGES = ("astronaut", "camera", "chelsea", "coffee")
@@ -381,17 +382,30 @@ def _plain(value):
 def read_toml(path: Path, *, origin: str) -> dict:
     """Parse a TOML file; syntax errors name the file and the line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_SPEC_BYTES + 1)
+        if len(raw) > MAX_SPEC_BYTES:
+            raise NeuralgaeError(
+                f"spec file '{origin}' is larger than the limit of {MAX_SPEC_BYTES // 1024} KiB for a spec; "
+                "is it the right file?"
+            )
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise NeuralgaeError(f"spec file '{origin}' does not exist") from None
     except IsADirectoryError:
         raise NeuralgaeError(f"'{origin}' is a folder, not a spec file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise NeuralgaeError(f"cannot read spec file '{origin}': {exc}") from None
+    too_deep = NeuralgaeError(f"{origin}: tables and arrays nest more than {MAX_TOML_DEPTH} deep; a spec needs at most 4")
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise NeuralgaeError(f"{origin}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise too_deep from None
+    if toml_depth(data) > MAX_TOML_DEPTH:
+        raise too_deep
+    return data
 
 
 def is_spec_name(text: str | Path, host) -> bool:
@@ -632,6 +646,10 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
     description = _value(origin, data, "description")
     seed = _value(origin, data, "seed")
     frames = _value(origin, data, "frames")
+    try:
+        check_frames(frames)
+    except NeuralgaeError as exc:
+        raise NeuralgaeError(f"{origin}: {exc}") from None
     network = _value(origin, data, "network")
     from .ensemble import ensemble_members
 
@@ -813,6 +831,7 @@ def load_spec(
     if frames is not None:
         if frames < 1:
             raise NeuralgaeError(f"--frames must be at least 1; got {frames}")
+        check_frames(frames, "--frames")
         data["frames"] = frames
     spec = validate_spec(data, host=host, origin=origin, name=name, base_dir=path.resolve().parent, out=out)
     return _with_path(spec, path)

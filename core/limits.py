@@ -1,0 +1,83 @@
+"""Limits on work that cannot finish, in one place.
+
+Every limit is generous for real use and exists so that a typo (a billion
+frames, a 40000x40000 canvas, ``/dev/zero`` as a spec file) is refused at once
+with one :class:`~neuralgae.core.errors.NeuralgaeError` line, before anything
+is allocated or written, instead of running out of memory or for years.
+Limits that a large machine may sensibly exceed can be lifted with an
+environment variable; the refusal names it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .errors import NeuralgaeError
+
+MAX_SIDE = 16_384
+"""Largest width or height of any canvas or image, in pixels (``ND_MAX_SIDE`` lifts it).
+
+16384 px is a large print at 300 dpi (1.4 m); one float32 RGB image of that
+size is already 3 GiB, and every renderer keeps several."""
+
+MAX_FRAMES = 1_000_000
+"""Most frames one run may render (``ND_MAX_FRAMES`` lifts it): 11.5 hours at 24 fps."""
+
+MAX_SPEC_BYTES = 1 << 20
+"""Most bytes read from a spec file (1 MiB); real specs are under 10 KiB, so more is a wrong file."""
+
+MAX_TOML_DEPTH = 32
+"""Deepest nesting of tables and arrays in a spec; real specs nest at most 4 deep."""
+
+
+def _from_env(name: str, default: int) -> int:
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise NeuralgaeError(f"{name} must be a whole number; got {text!r}") from None
+    if value < 1:
+        raise NeuralgaeError(f"{name} must be at least 1; got {value}")
+    return value
+
+
+def max_side() -> int:
+    """:data:`MAX_SIDE`, or ``ND_MAX_SIDE`` when set."""
+    return _from_env("ND_MAX_SIDE", MAX_SIDE)
+
+
+def max_frames() -> int:
+    """:data:`MAX_FRAMES`, or ``ND_MAX_FRAMES`` when set."""
+    return _from_env("ND_MAX_FRAMES", MAX_FRAMES)
+
+
+def check_frames(frames: int, what: str = "frames") -> int:
+    """Refuse more frames than :func:`max_frames`."""
+    limit = max_frames()
+    if frames > limit:
+        raise NeuralgaeError(
+            f"{what} = {frames} is more than the limit of {limit:,} frames per run; "
+            f"render fewer, or set ND_MAX_FRAMES to lift the limit"
+        )
+    return frames
+
+
+def toml_depth(value) -> int:
+    """How deeply tables and arrays nest in a parsed TOML value (iterative, so any depth is safe)."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        if depth <= MAX_TOML_DEPTH:
+            stack.extend((c, depth) for c in children)
+    return deepest

@@ -1,0 +1,124 @@
+"""Limits (issue 15): work that cannot finish is refused at once, in one line naming the limit."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from neuralgae.core import limits
+from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.images import load_image, parse_size
+from neuralgae.core.spec import load_spec, read_toml
+from test_plugins_fakes import fake_host
+
+MINIMAL = 'network = "tiny"\n[renderer]\nname = "dream"\n'
+
+
+@pytest.fixture(scope="module")
+def host():
+    return fake_host()
+
+
+def one_line(info) -> str:
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims width x height (no pixel data: nothing may try to decode it)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    path.write_bytes(data)
+    return path
+
+
+def test_a_billion_frames_is_refused(tmp_path, host):
+    path = tmp_path / "spec.toml"
+    path.write_text("frames = 1000000000\n" + MINIMAL)
+    with pytest.raises(NeuralgaeError, match="limit of 1,000,000 frames.*ND_MAX_FRAMES") as info:
+        load_spec(path, host=host)
+    one_line(info)
+    path.write_text(MINIMAL)
+    with pytest.raises(NeuralgaeError, match="--frames = 1000000000 is more than"):
+        load_spec(path, host=host, frames=10**9)
+    assert load_spec(path, host=host, frames=limits.MAX_FRAMES).frames == limits.MAX_FRAMES
+
+
+def test_nd_max_frames_lifts_the_limit(tmp_path, host, monkeypatch):
+    path = tmp_path / "spec.toml"
+    path.write_text("frames = 2000000\n" + MINIMAL)
+    monkeypatch.setenv("ND_MAX_FRAMES", "3000000")
+    assert load_spec(path, host=host).frames == 2_000_000
+    monkeypatch.setenv("ND_MAX_FRAMES", "lots")
+    with pytest.raises(NeuralgaeError, match="ND_MAX_FRAMES must be a whole number"):
+        load_spec(path, host=host)
+
+
+@pytest.mark.parametrize("key", ["noise", "resize"])
+def test_huge_canvas_in_a_spec_is_refused(tmp_path, host, key):
+    path = tmp_path / "spec.toml"
+    source = f'[source]\nsample = "coffee"\nresize = "40000x40000"\n' if key == "resize" else '[source]\nnoise = "40000x40000"\n'
+    path.write_text(MINIMAL + source)
+    with pytest.raises(NeuralgaeError, match=f"source.{key}.*largest side allowed is 16384 pixels.*ND_MAX_SIDE") as info:
+        load_spec(path, host=host)
+    one_line(info)
+
+
+def test_parse_size_limit_and_lifting(monkeypatch):
+    assert parse_size("16384x64") == (16384, 64)
+    with pytest.raises(NeuralgaeError, match="largest side allowed is 16384 pixels \\(set ND_MAX_SIDE"):
+        parse_size("40000x40000")
+    monkeypatch.setenv("ND_MAX_SIDE", "50000")
+    assert parse_size("40000x40000") == (40000, 40000)
+    with pytest.raises(NeuralgaeError, match="largest side allowed is 100 pixels$"):
+        parse_size("200x200", max_side=100)
+
+
+def test_spec_file_read_is_bounded(tmp_path):
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * limits.MAX_SPEC_BYTES + "\n")
+    with pytest.raises(NeuralgaeError, match="larger than the limit of 1024 KiB") as info:
+        read_toml(big, origin="big.toml")
+    one_line(info)
+
+
+def test_dev_zero_as_a_spec_is_refused():
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero")
+    with pytest.raises(NeuralgaeError, match="larger than the limit"):
+        read_toml(Path("/dev/zero"), origin="/dev/zero")
+
+
+@pytest.mark.parametrize("text", [
+    "a = " + "[" * 5000 + "]" * 5000,
+    "a = " + "{b = " * 5000 + "1" + "}" * 5000,
+    "[" + ".".join(["a"] * 5000) + "]\n",
+    "a = " + "[" * 40 + "]" * 40,
+])
+def test_deeply_nested_toml_is_refused(tmp_path, text):
+    path = tmp_path / "deep.toml"
+    path.write_text(text)
+    with pytest.raises(NeuralgaeError, match=f"nest more than {limits.MAX_TOML_DEPTH} deep") as info:
+        read_toml(path, origin="deep.toml")
+    one_line(info)
+
+
+def test_huge_image_is_refused_from_its_header(tmp_path):
+    path = png_header(tmp_path / "wide.png", 20000, 100)
+    with pytest.raises(NeuralgaeError, match="is 20000x100 pixels; the largest side allowed is 16384.*ND_MAX_SIDE") as info:
+        load_image(path)
+    one_line(info)
+
+
+def test_decompression_bomb_is_refused(tmp_path):
+    path = png_header(tmp_path / "bomb.png", 60000, 60000)
+    with pytest.raises(NeuralgaeError, match="decompression bomb.*ND_MAX_SIDE") as info:
+        load_image(path)
+    one_line(info)
