@@ -31,6 +31,7 @@ from __future__ import annotations
 import html
 import itertools
 import json
+import math
 import os
 import re
 import threading
@@ -43,6 +44,7 @@ from pathlib import Path
 from .components import ProgressCallback, no_progress
 from .errors import NeuralgaeError
 from .images import atomic_write
+from .limits import max_variations
 
 BATCH_FILE = "batch.json"
 INDEX_FILE = "index.html"
@@ -231,6 +233,14 @@ def plan_variations(axes: Sequence[Sequence[Choice]], *, out: Path) -> list[Vari
     """
     if not axes or any(not axis for axis in axes):
         raise NeuralgaeError("a batch needs variations; give --grid KEY=V1,V2, --images FOLDER or --classes LIST")
+    total = math.prod(len(axis) for axis in axes)
+    limit = max_variations()
+    if total > limit:
+        sizes = " x ".join(str(len(axis)) for axis in axes)
+        raise NeuralgaeError(
+            f"the batch would make {total:,} runs ({sizes}), more than the limit of {limit:,}; "
+            "give fewer values, or set ND_MAX_VARIATIONS to lift the limit"
+        )
     out = Path(out).expanduser().absolute()
     seen: dict[str, int] = {}
     variations = []

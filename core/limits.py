@@ -23,6 +23,9 @@ size is already 3 GiB, and every renderer keeps several."""
 MAX_FRAMES = 1_000_000
 """Most frames one run may render (``ND_MAX_FRAMES`` lifts it): 11.5 hours at 24 fps."""
 
+MAX_VARIATIONS = 10_000
+"""Most runs one ``nd batch`` may plan (``ND_MAX_VARIATIONS`` lifts it); each is a folder and at least a frame."""
+
 MAX_SPEC_BYTES = 1 << 20
 """Most bytes read from a spec file (1 MiB); real specs are under 10 KiB, so more is a wrong file."""
 
@@ -51,6 +54,11 @@ def max_side() -> int:
 def max_frames() -> int:
     """:data:`MAX_FRAMES`, or ``ND_MAX_FRAMES`` when set."""
     return _from_env("ND_MAX_FRAMES", MAX_FRAMES)
+
+
+def max_variations() -> int:
+    """:data:`MAX_VARIATIONS`, or ``ND_MAX_VARIATIONS`` when set."""
+    return _from_env("ND_MAX_VARIATIONS", MAX_VARIATIONS)
 
 
 def check_frames(frames: int, what: str = "frames") -> int:

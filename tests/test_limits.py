@@ -122,3 +122,16 @@ def test_decompression_bomb_is_refused(tmp_path):
     with pytest.raises(NeuralgaeError, match="decompression bomb.*ND_MAX_SIDE") as info:
         load_image(path)
     one_line(info)
+
+
+def test_a_grid_of_millions_of_variations_is_refused(tmp_path, monkeypatch):
+    from neuralgae.core.batch import grid_axes, plan_variations
+
+    values = ",".join(str(i) for i in range(1, 1001))
+    axes = grid_axes([f"renderer.steps={values}", f"seed={values}"])
+    with pytest.raises(NeuralgaeError, match="1,000,000 runs \\(1000 x 1000\\), more than the limit of 10,000.*ND_MAX_VARIATIONS") as info:
+        plan_variations(axes, out=tmp_path)
+    one_line(info)
+    assert not any(tmp_path.iterdir())
+    monkeypatch.setenv("ND_MAX_VARIATIONS", "1000000")
+    assert len(plan_variations(axes[:1], out=tmp_path)) == 1000
