@@ -26,6 +26,15 @@ MAX_FRAMES = 1_000_000
 MAX_VARIATIONS = 10_000
 """Most runs one ``nd batch`` may plan (``ND_MAX_VARIATIONS`` lifts it); each is a folder and at least a frame."""
 
+MAX_LAYER_TEXT = 10_000
+"""Longest layer list (``layers``, ``--layers``) in characters; a hundred layers with channels fit easily."""
+
+MAX_LAYERS = 256
+"""Most layer selections in one list; EfficientNet-Lite2 has fewer than 100 layers."""
+
+MAX_CHANNEL = 65_535
+"""Highest channel number a layer selection may name (the largest layers have a few thousand)."""
+
 MAX_SPEC_BYTES = 1 << 20
 """Most bytes read from a spec file (1 MiB); real specs are under 10 KiB, so more is a wrong file."""
 

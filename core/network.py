@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from .errors import NeuralgaeError, did_you_mean
+from .limits import MAX_CHANNEL, MAX_LAYER_TEXT, MAX_LAYERS
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,8 @@ _SELECTION = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(?::\s*([\d,\s\-]+))?\s*(?:@\s
 
 def parse_layer_selection(text: str, net: Network | None = None) -> LayerSelection:
     """Parse one ``NAME[:CHANNELS][@WEIGHT]`` item, checking it against ``net`` if given."""
+    if len(text) > MAX_LAYER_TEXT:
+        raise NeuralgaeError(f"layer '{text[:40]}...' is {len(text):,} characters long; the limit is {MAX_LAYER_TEXT:,}")
     m = _SELECTION.match(text)
     if not m:
         raise NeuralgaeError(
@@ -143,8 +146,12 @@ def parse_layer_selection(text: str, net: Network | None = None) -> LayerSelecti
                 lo, _, hi = part.partition("-")
                 if not (lo.strip().isdigit() and hi.strip().isdigit()) or int(lo) > int(hi):
                     raise NeuralgaeError(f"bad channel range '{part}' in layer '{text}'; write e.g. '0-15'")
+                if int(hi) > MAX_CHANNEL:
+                    raise NeuralgaeError(f"channel {int(hi)} in layer '{text}' is above {MAX_CHANNEL}; no layer has that many channels")
                 channels.extend(range(int(lo), int(hi) + 1))
             elif part.isdigit():
+                if int(part) > MAX_CHANNEL:
+                    raise NeuralgaeError(f"channel {int(part)} in layer '{text}' is above {MAX_CHANNEL}; no layer has that many channels")
                 channels.append(int(part))
             else:
                 raise NeuralgaeError(f"bad channel '{part}' in layer '{text}'; channels are whole numbers")
@@ -171,6 +178,9 @@ def parse_layer_selections(text: str | Sequence[str], net: Network | None = None
     Commas inside a channel list bind to the preceding layer:
     ``"block8:1,2,3 block10"`` and ``["block8:1,2,3", "block10"]`` both work.
     """
+    size = len(text) if isinstance(text, str) else sum(len(str(i)) for i in text)
+    if size > MAX_LAYER_TEXT:
+        raise NeuralgaeError(f"the layer list is {size:,} characters long; the limit is {MAX_LAYER_TEXT:,} (name fewer layers)")
     if isinstance(text, str):
         items = re.findall(r"[A-Za-z_][\w.]*(?::[\d,\s\-]*[\d])?(?:\s*@\s*[-+0-9.eE]+)?", text)
         leftovers = re.sub(r"[A-Za-z_][\w.]*(?::[\d,\s\-]*[\d])?(?:\s*@\s*[-+0-9.eE]+)?", "", text)
@@ -180,6 +190,8 @@ def parse_layer_selections(text: str | Sequence[str], net: Network | None = None
             )
     else:
         items = list(text)
+    if len(items) > MAX_LAYERS:
+        raise NeuralgaeError(f"the layer list names {len(items):,} layers; the limit is {MAX_LAYERS} (name fewer layers)")
     sels = [parse_layer_selection(i, net) for i in items if str(i).strip()]
     if not sels:
         raise NeuralgaeError("no layers given; name at least one, e.g. 'block10' (`nd layers` lists them)")

@@ -135,3 +135,18 @@ def test_a_grid_of_millions_of_variations_is_refused(tmp_path, monkeypatch):
     assert not any(tmp_path.iterdir())
     monkeypatch.setenv("ND_MAX_VARIATIONS", "1000000")
     assert len(plan_variations(axes[:1], out=tmp_path)) == 1000
+
+
+def test_a_megabyte_long_layer_list_is_refused():
+    from neuralgae.core.network import parse_layer_selection, parse_layer_selections
+
+    with pytest.raises(NeuralgaeError, match="layer list is 1,200,000 characters long; the limit is 10,000") as info:
+        parse_layer_selections("block " * 200_000)
+    one_line(info)
+    with pytest.raises(NeuralgaeError, match="names 300 layers; the limit is 256"):
+        parse_layer_selections(["b"] * 300)
+    with pytest.raises(NeuralgaeError, match="channel 999999999 in layer .* is above 65535"):
+        parse_layer_selection("block10:0-999999999")
+    with pytest.raises(NeuralgaeError, match="channel 70000 in layer"):
+        parse_layer_selection("block10:70000")
+    assert len(parse_layer_selections("block8:0-15@0.5, block10")) == 2
