@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 from .errors import NeuralgaeError, check_all, did_you_mean
+from .limits import MAX_STEPS
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class DrawSettings:
         checks = [
             (len(self.octaves) >= 1, "a draw schedule needs at least one octave"),
             (all(o.iterations >= 0 for o in self.octaves), "octave iterations must be 0 or more"),
+            (sum(o.iterations for o in self.octaves) <= MAX_STEPS, f"a drawing may take at most {MAX_STEPS:,} steps in all"),
             (all(0.1 <= o.scale <= 4 for o in self.octaves), "octave scales must be between 0.1 and 4"),
             (all(min(o.sigma) >= 0 for o in self.octaves), "blur sigma must be 0 or more"),
             (all(0 < s <= 1 for o in self.octaves for s in o.step), "step sizes must be above 0 and at most 1 (the image spans 0..1)"),
@@ -171,6 +173,8 @@ def with_steps(settings: DrawSettings, steps: int) -> DrawSettings:
     """Rescale every octave's iterations so the schedule has about ``steps`` in all."""
     if steps < 1:
         raise NeuralgaeError(f"steps must be at least 1; got {steps}")
+    if steps > MAX_STEPS:
+        raise NeuralgaeError(f"steps must be at most {MAX_STEPS:,}; got {steps:,}")
     total = settings.iterations or 1
     octaves = tuple(replace(o, iterations=max(1, round(o.iterations * steps / total))) for o in settings.octaves)
     return replace(settings, octaves=octaves)

@@ -20,6 +20,7 @@ from .components import ProgressCallback, no_progress
 from .device import NOTICES, free_memory, is_out_of_memory, release_cached_memory
 from .errors import NeuralgaeError, check_all
 from .images import resize
+from .limits import MAX_STEPS
 from .network import LayerSelection, Network, check_layer, loss_scale, network_device, network_precision
 from .objectives import Objective, dream_objective, guided
 from .tiling import tile_boxes
@@ -56,6 +57,7 @@ class DreamSettings:
             (self.octaves >= 1, f"octaves must be at least 1; got {self.octaves}"),
             (1.0 < self.octave_scale <= 4.0, f"octave scale must be above 1 and at most 4; got {self.octave_scale}"),
             (self.steps >= 0, f"steps must be 0 or more; got {self.steps}"),
+            (self.steps <= MAX_STEPS, f"steps must be at most {MAX_STEPS:,} per octave; got {self.steps:,}"),
             (0 < self.step_size <= 1, f"step size must be above 0 and at most 1 (the image spans 0..1); got {self.step_size}"),
             (self.jitter >= 0, f"jitter must be 0 or more pixels; got {self.jitter}"),
             (self.tile_size >= 64, f"tile size must be at least 64 pixels; got {self.tile_size}"),

@@ -23,6 +23,9 @@ size is already 3 GiB, and every renderer keeps several."""
 MAX_FRAMES = 1_000_000
 """Most frames one run may render (``ND_MAX_FRAMES`` lifts it): 11.5 hours at 24 fps."""
 
+MAX_STEPS = 100_000
+"""Most gradient steps per octave (dream) or per drawing (draw); real renders use tens to a few thousand."""
+
 MAX_VARIATIONS = 10_000
 """Most runs one ``nd batch`` may plan (``ND_MAX_VARIATIONS`` lifts it); each is a folder and at least a frame."""
 

@@ -150,3 +150,14 @@ def test_a_megabyte_long_layer_list_is_refused():
     with pytest.raises(NeuralgaeError, match="channel 70000 in layer"):
         parse_layer_selection("block10:70000")
     assert len(parse_layer_selections("block8:0-15@0.5, block10")) == 2
+
+
+def test_absurd_steps_are_refused():
+    from neuralgae.core.dream import DreamSettings
+    from neuralgae.core.draw_schedule import PRESETS, preset, with_steps
+
+    with pytest.raises(NeuralgaeError, match="steps must be at most 100,000 per octave; got 1,000,000,000"):
+        DreamSettings(steps=10**9).validate()
+    with pytest.raises(NeuralgaeError, match="steps must be at most 100,000; got 1,000,000,000"):
+        with_steps(preset(next(iter(PRESETS))), 10**9)
+    assert DreamSettings(steps=100).validate().steps == 100
