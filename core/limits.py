@@ -10,6 +10,7 @@ environment variable; the refusal names it.
 
 from __future__ import annotations
 
+import math
 import os
 
 from .errors import NeuralgaeError
@@ -37,6 +38,12 @@ MAX_LAYERS = 256
 
 MAX_CHANNEL = 65_535
 """Highest channel number a layer selection may name (the largest layers have a few thousand)."""
+
+MAX_FPS = 240.0
+"""Highest frame rate of a GIF or MP4: faster than any screen shows (and GIF delays stop at 1/100 s)."""
+
+MAX_LOOP = 65_535
+"""Most plays a GIF can record: its loop count is a 16-bit number."""
 
 MAX_SPEC_BYTES = 1 << 20
 """Most bytes read from a spec file (1 MiB); real specs are under 10 KiB, so more is a wrong file."""
@@ -101,3 +108,21 @@ def toml_depth(value) -> int:
         if depth <= MAX_TOML_DEPTH:
             stack.extend((c, depth) for c in children)
     return deepest
+
+
+def check_fps(value, what: str = "fps") -> float:
+    """A frame rate above 0 and at most :data:`MAX_FPS` (not NaN), as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise NeuralgaeError(f"{what} must be a number above 0 and at most {MAX_FPS:g}; got {value!r}")
+    if not 0 < value <= MAX_FPS:
+        raise NeuralgaeError(f"{what} must be above 0 and at most {MAX_FPS:g} frames per second; got {value:g}")
+    return float(value)
+
+
+def check_loop(value, what: str = "loop") -> int:
+    """A GIF loop count from 0 (forever) to :data:`MAX_LOOP`."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise NeuralgaeError(f"{what} must be a whole number; got {value!r}")
+    if not 0 <= value <= MAX_LOOP:
+        raise NeuralgaeError(f"{what} must be from 0 (forever) to {MAX_LOOP:,} plays (a GIF stores no more); got {value:,}")
+    return value

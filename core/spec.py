@@ -33,7 +33,7 @@ except ImportError:  # Python 3.10
 
 from .errors import NeuralgaeError, did_you_mean
 from .images import parse_size
-from .limits import MAX_SPEC_BYTES, MAX_TOML_DEPTH, check_frames, toml_depth
+from .limits import MAX_SPEC_BYTES, MAX_TOML_DEPTH, check_fps, check_frames, check_loop, toml_depth
 from .schedule import FrameSignals, as_table_value, check_schedules, is_schedule, resolve, split_schedules
 
 SAMPLE_IMAGES = ("astronaut", "camera", "chelsea", "coffee")
@@ -64,12 +64,18 @@ def _check_int(*, low: int) -> Callable[[Any], Any]:
     return check
 
 
-def _check_positive_number(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"must be a number; got {value!r}")
-    if value <= 0:
-        raise ValueError(f"must be above 0; got {value}")
-    return float(value)
+def _check_fps(value):
+    try:
+        return check_fps(value, "it")
+    except NeuralgaeError as exc:
+        raise ValueError(str(exc)[len("it "):]) from None
+
+
+def _check_loop(value):
+    try:
+        return check_loop(value, "it")
+    except NeuralgaeError as exc:
+        raise ValueError(str(exc)[len("it "):]) from None
 
 
 def _check_bool(value):
@@ -183,10 +189,10 @@ SCHEMA: tuple[Key, ...] = (
     Key("output.frame_pattern", "string", DEFAULT_FRAME_PATTERN, "File name of each frame: a PNG name containing `{index}` with optional zero padding (`{index:05d}`), so that sorting the names gives the order.", _check_frame_pattern),
     Key("output.gif", "true, false or file name", False, "Write an animated GIF of all frames at the end (`true` names it after the spec).", _check_animation),
     Key("output.mp4", "true, false or file name", False, "Write an MP4 video of all frames at the end (`true` names it after the spec).", _check_animation),
-    Key("output.fps", "number > 0", 12.0, "Frames per second of the GIF and MP4.", _check_positive_number),
+    Key("output.fps", "number > 0, at most 240", 12.0, "Frames per second of the GIF and MP4.", _check_fps),
     Key("output.reverse", "true or false", False, "Play the animations backwards (a zoom-in loop becomes a zoom-out).", _check_bool),
     Key("output.pingpong", "true or false", False, "Play forwards then backwards, so the animation loops without a jump.", _check_bool),
-    Key("output.loop", "whole number >= 0", 0, "How many times the GIF loops (0: forever).", _check_int(low=0)),
+    Key("output.loop", "whole number 0 to 65535", 0, "How many times the GIF loops (0: forever).", _check_loop),
     Key("output.seamless", "true or false", False, "Loop without a jump: the last frames dissolve into the first, as many as it takes for the change across the wrap to be no more than 1.5 times the median change between frames (see docs/animation.md). Not with `pingpong`.", _check_bool),
 )
 

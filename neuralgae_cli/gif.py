@@ -13,6 +13,7 @@ from rich.console import Console
 
 from neuralgae.core.audio import run_soundtrack
 from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.limits import check_fps, check_loop
 from neuralgae.core.loop import SEAM_LIMIT
 from neuralgae.core.movie import (
     ANIMATION_SUFFIXES,
@@ -66,6 +67,9 @@ def gif_command(
             )
         if output.is_dir():
             raise NeuralgaeError(f"output '{output}' is a folder; give a file name such as out{suffix}")
+        if fps is not None:
+            check_fps(fps, "--fps")
+        check_loop(loop, "--loop")
         if not source.exists():
             raise NeuralgaeError(f"source '{source}' does not exist; give a folder of frames, a GIF or a video")
 

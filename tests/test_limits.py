@@ -161,3 +161,46 @@ def test_absurd_steps_are_refused():
     with pytest.raises(NeuralgaeError, match="steps must be at most 100,000; got 1,000,000,000"):
         with_steps(preset(next(iter(PRESETS))), 10**9)
     assert DreamSettings(steps=100).validate().steps == 100
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("output.fps=0", "output.fps must be above 0 and at most 240 frames per second; got 0"),
+    ("output.fps=1000", "output.fps must be above 0 and at most 240 frames per second; got 1000"),
+    ("output.fps=nan", "output.fps must be a number above 0 and at most 240; got nan"),
+    ("output.loop=-1", "output.loop must be from 0 (forever) to 65,535 plays"),
+    ("output.loop=100000", "output.loop must be from 0 (forever) to 65,535 plays (a GIF stores no more); got 100,000"),
+])
+def test_fps_and_loop_out_of_range_in_a_spec(tmp_path, host, setting, message):
+    path = tmp_path / "spec.toml"
+    path.write_text(MINIMAL)
+    with pytest.raises(NeuralgaeError) as info:
+        load_spec(path, host=host, overrides=[setting])
+    assert message in one_line(info)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--fps", "0"], "--fps must be above 0 and at most 240"),
+    (["--fps", "nan"], "--fps must be a number above 0"),
+    (["--fps", "500"], "--fps must be above 0 and at most 240"),
+    (["--loop", "-3"], "--loop must be from 0 (forever) to 65,535"),
+    (["--loop", "70000"], "--loop must be from 0 (forever) to 65,535"),
+])
+def test_nd_gif_refuses_fps_and_loop_before_writing(tmp_path, args, message):
+    import numpy as np
+    import typer
+    from typer.testing import CliRunner
+
+    from neuralgae.core.images import save_image
+    from neuralgae_cli.gif import register
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(2):
+        save_image(folder / f"frame_{i}.png", np.full((32, 32, 3), i / 2, dtype=np.float32))
+    app = typer.Typer()
+    register(app)
+    app.command("other")(lambda: None)
+    result = CliRunner().invoke(app, ["gif", str(folder), "-o", str(tmp_path / "a.gif"), *args])
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "a.gif").exists()
