@@ -287,6 +287,34 @@ def _clear_run(folder: Path, spec: Spec) -> None:
             p.unlink()
 
 
+SYSTEM_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))
+"""Kernel file systems: a run folder there cannot hold frames."""
+
+
+def check_output_folder(folder: Path) -> None:
+    """Refuse an output folder that cannot be made or written, before any work: NUL byte, under a file, in /proc, read-only."""
+    if "\0" in str(folder):
+        raise NeuralgaeError("output folder contains a NUL byte, which no file system allows; choose another with --out")
+    folder = Path(folder).absolute()
+    resolved = Path(os.path.realpath(folder))
+    for system in SYSTEM_FOLDERS:
+        if resolved == system or system in resolved.parents:
+            raise NeuralgaeError(f"output folder '{folder}' is in {system}, which holds no files; choose another with --out")
+    if folder.exists() and not folder.is_dir():
+        raise NeuralgaeError(f"output '{folder}' is a file, not a folder; choose another with --out")
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NeuralgaeError(
+            f"output folder '{folder}' cannot be made: '{existing}' is a file, not a folder; choose another with --out"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise NeuralgaeError(
+            f"output folder '{folder}' cannot be written: '{existing}' is not writable by you; choose another with --out"
+        )
+
+
 def prepare_output(spec: Spec, *, resume: bool = False, overwrite: bool = False) -> list[dict]:
     """Check the output folder before any work; return the manifest entries to continue from.
 
@@ -294,8 +322,7 @@ def prepare_output(spec: Spec, *, resume: bool = False, overwrite: bool = False)
     ``resume`` continues a run of the same spec (or starts one in an empty folder).
     """
     folder = spec.output.dir
-    if folder.exists() and not folder.is_dir():
-        raise NeuralgaeError(f"output '{folder}' is a file, not a folder; choose another with --out")
+    check_output_folder(folder)
     has_run = (folder / MANIFEST).exists() or (folder / SPEC_FILE).exists()
     busy = folder.is_dir() and any(folder.iterdir())
     if resume and overwrite:

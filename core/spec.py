@@ -726,6 +726,7 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
         loop=_value(origin, outt, "output.loop"),
         seamless=_value(origin, outt, "output.seamless"),
     )
+    _check_output_names(origin, output, name)
     if output.seamless and output.pingpong:
         raise _fail(origin, "output.seamless", "and output.pingpong both make the animation loop; set one of them to false")
     audio = _audio(origin, data, base_dir, video)
@@ -750,6 +751,34 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
     )
     _check_followers(origin, spec)
     return spec
+
+
+RUN_FILES = ("manifest.jsonl", "spec.toml")
+"""Files every run folder holds beside its frames; an animation must not be written over them."""
+
+
+def _check_output_names(origin: str, output: Output, name: str) -> None:
+    """The output folder and the animation names: no NUL byte, nothing that overwrites a frame or a run file or leaves the folder."""
+    if "\0" in str(output.dir):
+        raise _fail(origin, "output.dir", "contains a NUL byte, which no file system allows; choose another folder with --out")
+    prefix, _, rest = output.frame_pattern.partition("{")
+    frame = re.compile("^" + re.escape(prefix) + r"\d+" + re.escape(rest.partition("}")[2]) + "$")
+    names = {}
+    for kind in ("gif", "mp4"):
+        path = output.animation_path(kind, name)
+        if path is None:
+            continue
+        file = path.name
+        where = f"output.{kind}"
+        if "\0" in file or file in (".", "..") or path.parent != output.dir:
+            raise _fail(origin, where, f"must be a file name inside the output folder; got {getattr(output, kind)!r}")
+        if file in RUN_FILES:
+            raise _fail(origin, where, f"'{file}' would overwrite the run's own {file}; choose another name, e.g. \"{name}.{kind}\"")
+        if frame.match(file):
+            raise _fail(origin, where, f"'{file}' would overwrite a frame (output.frame_pattern is {output.frame_pattern!r}); choose another name")
+        if file in names:
+            raise _fail(origin, where, f"'{file}' is also the name of output.{names[file]}; give them different names")
+        names[file] = kind
 
 
 def _audio(origin: str, data: dict, base_dir: Path, video):

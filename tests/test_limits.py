@@ -204,3 +204,70 @@ def test_nd_gif_refuses_fps_and_loop_before_writing(tmp_path, args, message):
     assert result.exit_code == 1, result.output
     assert message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "a.gif").exists()
+
+
+def spec_at(tmp_path, host, out, *overrides):
+    path = tmp_path / "spec.toml"
+    path.write_text('frames = 2\n' + MINIMAL + '[source]\nnoise = "32x32"\n')
+    return load_spec(path, host=host, overrides=list(overrides), out=out)
+
+
+def test_output_folder_under_a_file_is_refused_before_rendering(tmp_path, host):
+    from neuralgae.core.pipeline import run_spec
+
+    (tmp_path / "afile").write_text("x")
+    spec = spec_at(tmp_path, host, tmp_path / "afile" / "run")
+    with pytest.raises(NeuralgaeError, match="cannot be made: '.*afile' is a file, not a folder; choose another with --out") as info:
+        run_spec(spec, host=host)
+    one_line(info)
+
+
+@pytest.mark.parametrize("folder", ["/proc/nd-run", "/sys/nd-run", "/dev/nd-run"])
+def test_output_folder_in_proc_is_refused(tmp_path, host, folder):
+    from neuralgae.core.pipeline import run_spec
+
+    with pytest.raises(NeuralgaeError, match="which holds no files; choose another with --out"):
+        run_spec(spec_at(tmp_path, host, folder), host=host)
+    assert not Path(folder).exists()
+
+
+def test_unwritable_output_folder_is_refused(tmp_path, host):
+    import os
+
+    from neuralgae.core.pipeline import run_spec
+
+    if os.geteuid() == 0:
+        pytest.skip("root may write anywhere")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(NeuralgaeError, match="cannot be written: .* is not writable by you"):
+            run_spec(spec_at(tmp_path, host, locked / "run"), host=host)
+    finally:
+        locked.chmod(0o700)
+
+
+def test_output_folder_with_a_nul_byte_is_refused(tmp_path, host):
+    with pytest.raises(NeuralgaeError, match="output.dir contains a NUL byte") as info:
+        spec_at(tmp_path, host, str(tmp_path / "a\0b"))
+    one_line(info)
+
+
+@pytest.mark.parametrize("setting, message", [
+    ('output.gif="manifest.jsonl"', "output.gif 'manifest.jsonl' would overwrite the run's own manifest.jsonl"),
+    ('output.mp4="spec.toml"', "output.mp4 'spec.toml' would overwrite the run's own spec.toml"),
+    ('output.gif="frame_00001.png"', "output.gif 'frame_00001.png' would overwrite a frame"),
+    ('output.gif=".."', "output.gif must be a file name inside the output folder; got '..'"),
+    ('output.gif="../up.gif"', "output.gif must be true, false or a file name inside the output folder"),
+])
+def test_animation_names_that_overwrite_or_escape_are_refused(tmp_path, host, setting, message):
+    with pytest.raises(NeuralgaeError) as info:
+        spec_at(tmp_path, host, tmp_path / "out", setting)
+    assert message in one_line(info)
+
+
+def test_gif_and_mp4_with_one_name_are_refused(tmp_path, host):
+    with pytest.raises(NeuralgaeError, match="'same' is also the name of output.gif"):
+        spec_at(tmp_path, host, tmp_path / "out", 'output.gif="same"', 'output.mp4="same"')
+    assert spec_at(tmp_path, host, tmp_path / "out", "output.gif=true").output.gif is True
