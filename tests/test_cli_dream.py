@@ -54,6 +54,8 @@ def test_same_seed_same_dream(cat_file, tmp_path):
         (["{cat}", "--layers", "block8:5000"], "channel 5000 does not exist"),
         (["noise:8x8"], "too small"),
         (["noise:big"], "cannot read noise size"),
+        (["noise:40000x40000"], "the largest side allowed is 16384 pixels (set ND_MAX_SIDE to lift the limit)"),
+        (["{cat}", "--layers", "block10 " * 2000], "the layer list is 16,000 characters long; the limit is 10,000"),
         (["{cat}", "--octave-scale", "0.5"], "octave scale"),
         (["{cat}", "--step-size", "-1"], "step size"),
         (["{cat}", "--tiling", "sometimes"], "tiling"),

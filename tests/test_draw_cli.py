@@ -22,6 +22,8 @@ def app():
     (["--classes", "goldfsh"], "did you mean 'goldfish'"),
     (["--classes", "goldfish", "--size", "big"], "cannot read size 'big'"),
     (["--classes", "goldfish", "--size", "10x10"], "too small"),
+    (["--classes", "goldfish", "--size", "40000x40000"], "the largest side allowed is 16384 pixels (set ND_MAX_SIDE to lift the limit)"),
+    (["--classes", "goldfish", "--steps", "1000000000"], "steps must be at most 100,000"),
     (["--classes", "goldfish, volcano", "--aim", "top"], "1 region for 2 classes"),
     (["--classes", "goldfish, volcano", "--aim", "top,middle"], "unknown aim region 'middle'"),
     (["--classes", "goldfish", "--preset", "deepdrow"], "did you mean 'deepdraw'"),
