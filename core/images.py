@@ -130,6 +130,34 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
     return path
 
 
+SYSTEM_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))
+"""Kernel file systems: a run folder there cannot hold frames."""
+
+
+def check_output_folder(folder: Path, *, what: str = "output folder", fix: str = "choose another with --out") -> None:
+    """Refuse an output folder that cannot be made or written, before any work: NUL byte, under a file, in /proc, read-only."""
+    if "\0" in str(folder):
+        raise NeuralgaeError(f"{what} contains a NUL byte, which no file system allows; {fix}")
+    folder = Path(folder).absolute()
+    resolved = Path(os.path.realpath(folder))
+    for system in SYSTEM_FOLDERS:
+        if resolved == system or system in resolved.parents:
+            raise NeuralgaeError(f"{what} '{folder}' is in {system}, which holds no files; {fix}")
+    if folder.exists() and not folder.is_dir():
+        raise NeuralgaeError(f"{what} '{folder}' is a file, not a folder; {fix}")
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NeuralgaeError(
+            f"{what} '{folder}' cannot be made: '{existing}' is a file, not a folder; {fix}"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise NeuralgaeError(
+            f"{what} '{folder}' cannot be written: '{existing}' is not writable by you; {fix}"
+        )
+
+
 _FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}
 
 

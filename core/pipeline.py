@@ -46,7 +46,7 @@ import numpy as np
 
 from .components import FrameContext, ProgressCallback, RenderContext, SamplerContext, no_progress
 from .errors import NeuralgaeError
-from .images import as_rgb_float, atomic_write, load_image, resize, save_image, smooth_noise, to_uint8
+from .images import as_rgb_float, atomic_write, check_output_folder, load_image, resize, save_image, smooth_noise, to_uint8
 from .network import network_device, placement_record
 from .plugins import PluginError, PluginHost
 from .schedule import ScheduledComponent
@@ -285,34 +285,6 @@ def _clear_run(folder: Path, spec: Spec) -> None:
     for p in doomed:
         if p.is_symlink() or p.is_file():  # removing a link never touches its target
             p.unlink()
-
-
-SYSTEM_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))
-"""Kernel file systems: a run folder there cannot hold frames."""
-
-
-def check_output_folder(folder: Path) -> None:
-    """Refuse an output folder that cannot be made or written, before any work: NUL byte, under a file, in /proc, read-only."""
-    if "\0" in str(folder):
-        raise NeuralgaeError("output folder contains a NUL byte, which no file system allows; choose another with --out")
-    folder = Path(folder).absolute()
-    resolved = Path(os.path.realpath(folder))
-    for system in SYSTEM_FOLDERS:
-        if resolved == system or system in resolved.parents:
-            raise NeuralgaeError(f"output folder '{folder}' is in {system}, which holds no files; choose another with --out")
-    if folder.exists() and not folder.is_dir():
-        raise NeuralgaeError(f"output '{folder}' is a file, not a folder; choose another with --out")
-    existing = folder
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise NeuralgaeError(
-            f"output folder '{folder}' cannot be made: '{existing}' is a file, not a folder; choose another with --out"
-        )
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise NeuralgaeError(
-            f"output folder '{folder}' cannot be written: '{existing}' is not writable by you; choose another with --out"
-        )
 
 
 def prepare_output(spec: Spec, *, resume: bool = False, overwrite: bool = False) -> list[dict]:

@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -21,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from neuralgae.core.components import ProgressCallback
 from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.images import image_format
+from neuralgae.core.images import check_output_folder, image_format
 
 err_console = Console(stderr=True)
 
@@ -77,8 +78,11 @@ def fail(message: str) -> typer.Exit:
 
 
 def check_output_image(path) -> None:
-    """Refuse an output image path before any work: an unknown image type, or a folder."""
+    """Refuse an output image path before any work: an unknown image type, a folder, or a place that cannot be written."""
+    if "\0" in str(path):
+        raise NeuralgaeError("-o contains a NUL byte, which no file system allows; choose another name")
     image_format(path)
+    check_output_folder(Path(path).parent, what="the folder of -o", fix="choose another place with -o")
     if path.is_dir():
         raise NeuralgaeError(f"output '{path}' is a folder; give a file name such as out.png")
 

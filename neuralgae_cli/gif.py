@@ -13,6 +13,7 @@ from rich.console import Console
 
 from neuralgae.core.audio import run_soundtrack
 from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.images import check_output_folder
 from neuralgae.core.limits import check_fps, check_loop
 from neuralgae.core.loop import SEAM_LIMIT
 from neuralgae.core.movie import (
@@ -65,6 +66,9 @@ def gif_command(
             raise NeuralgaeError(
                 f"cannot write '{output}': unknown animation type '{output.suffix}'; use one of {', '.join(ANIMATION_SUFFIXES)}"
             )
+        if "\0" in str(output):
+            raise NeuralgaeError("-o contains a NUL byte, which no file system allows; choose another name")
+        check_output_folder(output.parent, what="the folder of -o", fix="choose another place with -o")
         if output.is_dir():
             raise NeuralgaeError(f"output '{output}' is a folder; give a file name such as out{suffix}")
         if fps is not None:

@@ -1,5 +1,7 @@
 """`nd draw` and `nd classes` through typer's CliRunner."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import typer
@@ -73,3 +75,16 @@ def test_classes_lists_and_searches(app):
 def test_classes_search_without_match(app):
     result = runner.invoke(app, ["classes", "zzzzqq"])
     assert result.exit_code == 1 and "no class name contains" in result.output
+
+
+@pytest.mark.parametrize("where, words", [
+    ("afile/out.png", "is a file, not a folder; choose another place with -o"),
+    ("/proc/nd/out.png", "is in /proc, which holds no files"),
+])
+def test_unusable_output_places_are_refused_before_drawing(app, tmp_path, where, words):
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / where if not where.startswith("/") else Path(where)
+    result = runner.invoke(app, ["draw", "--classes", "goldfish", "--steps", "1", "-o", str(out)])
+    assert result.exit_code == 1
+    assert words in " ".join(result.output.split())
+    assert "Traceback" not in result.output

@@ -271,3 +271,23 @@ def test_gif_and_mp4_with_one_name_are_refused(tmp_path, host):
     with pytest.raises(NeuralgaeError, match="'same' is also the name of output.gif"):
         spec_at(tmp_path, host, tmp_path / "out", 'output.gif="same"', 'output.mp4="same"')
     assert spec_at(tmp_path, host, tmp_path / "out", "output.gif=true").output.gif is True
+
+
+def test_nd_gif_refuses_an_output_under_a_file(tmp_path):
+    import numpy as np
+    import typer
+    from typer.testing import CliRunner
+
+    from neuralgae.core.images import save_image
+    from neuralgae_cli.gif import register
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    save_image(folder / "frame_0.png", np.zeros((32, 32, 3), dtype=np.float32))
+    (tmp_path / "afile").write_text("x")
+    app = typer.Typer()
+    register(app)
+    app.command("other")(lambda: None)
+    result = CliRunner().invoke(app, ["gif", str(folder), "-o", str(tmp_path / "afile" / "a.gif")])
+    assert result.exit_code == 1, result.output
+    assert "is a file, not a folder; choose another place with -o" in " ".join(result.output.split())
