@@ -64,7 +64,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     try:
         Image.MAX_IMAGE_PIXELS = max(MAX_PIXELS, _max_side() ** 2)
         with Image.open(p) as im:
-            _check_header(p, im.size)
+            check_image_header(p, im.size)
             im.load()
             if im.mode in ("I;16", "I;16B", "I"):
                 arr = np.asarray(im, dtype=np.float32) / 65535.0
@@ -82,7 +82,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     return as_rgb_float(arr)
 
 
-def _check_header(p: Path, size: tuple[int, int]) -> None:
+def check_image_header(p: Path, size: tuple[int, int]) -> None:
     """Refuse an image whose header announces more than the limits, before decoding a pixel."""
     w, h = size
     limit = _max_side()

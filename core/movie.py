@@ -83,9 +83,14 @@ def _is_frame_file(path: Path) -> bool:
 
 def image_size(path: Path) -> tuple[int, int]:
     """(width, height) from the file header, without decoding the pixels."""
+    from .images import check_image_header
+
     try:
         with Image.open(path) as im:
+            check_image_header(path, im.size)
             return im.size
+    except Image.DecompressionBombError as exc:
+        raise NeuralgaeError(f"frame '{path}' is refused as a possible decompression bomb ({exc}); set ND_MAX_SIDE to lift the limit") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise NeuralgaeError(f"cannot read frame '{path}': {exc}; remove it from the folder or replace it") from None
 

@@ -734,6 +734,10 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
         from .audio import frames_for
 
         frames = frames_for(audio.duration, output.fps)
+        try:
+            check_frames(frames, f"the audio's length at {output.fps:g} fps, frames")
+        except NeuralgaeError as exc:
+            raise NeuralgaeError(f"{origin}: {exc}") from None
     spec = Spec(
         name=name,
         origin=origin,

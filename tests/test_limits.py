@@ -291,3 +291,28 @@ def test_nd_gif_refuses_an_output_under_a_file(tmp_path):
     result = CliRunner().invoke(app, ["gif", str(folder), "-o", str(tmp_path / "afile" / "a.gif")])
     assert result.exit_code == 1, result.output
     assert "is a file, not a folder; choose another place with -o" in " ".join(result.output.split())
+
+
+def test_a_folder_of_huge_frames_is_refused_from_the_headers(tmp_path):
+    from neuralgae.core.movie import image_size
+
+    with pytest.raises(NeuralgaeError, match="is 20000x100 pixels; the largest side allowed is 16384"):
+        image_size(png_header(tmp_path / "f.png", 20000, 100))
+    with pytest.raises(NeuralgaeError, match="decompression bomb.*ND_MAX_SIDE"):
+        image_size(png_header(tmp_path / "b.png", 60000, 60000))
+    assert image_size(png_header(tmp_path / "ok.png", 64, 32)) == (64, 32)
+
+
+def test_frames_from_the_audio_length_are_limited_too(tmp_path, host, monkeypatch):
+    import numpy as np
+
+    from neuralgae.core.audio import SAMPLE_RATE, write_wav
+
+    write_wav(tmp_path / "song.wav", np.zeros(SAMPLE_RATE, dtype=np.float32))
+    path = tmp_path / "spec.toml"
+    path.write_text(MINIMAL + '[audio]\nfile = "song.wav"\n[output]\nfps = 24\n')
+    assert load_spec(path, host=host).frames == 24
+    monkeypatch.setenv("ND_MAX_FRAMES", "10")
+    with pytest.raises(NeuralgaeError, match="the audio's length at 24 fps, frames = 24 is more than the limit of 10 frames.*ND_MAX_FRAMES") as info:
+        load_spec(path, host=host)
+    one_line(info)
