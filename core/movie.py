@@ -27,7 +27,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from .components import ProgressCallback, no_progress
 from .errors import NeuralgaeError
-from .images import atomic_write, load_image, to_uint8
+from .images import atomic_write, check_image_header, load_image, to_uint8
 from .loop import Seamless, plan_seamless, reduce_for_measure, seamless_frames
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -83,8 +83,6 @@ def _is_frame_file(path: Path) -> bool:
 
 def image_size(path: Path) -> tuple[int, int]:
     """(width, height) from the file header, without decoding the pixels."""
-    from .images import check_image_header
-
     try:
         with Image.open(path) as im:
             check_image_header(path, im.size)
@@ -178,11 +176,14 @@ def _read_gif_info(path: Path) -> Animation:
         with Image.open(path) as im:
             if im.format != "GIF":
                 raise NeuralgaeError(f"'{path}' is not a GIF (it holds {im.format} data)")
+            check_image_header(path, im.size)
             size = im.size
             loop = im.info.get("loop")
             durations = []
             for frame in ImageSequence.Iterator(im):
                 durations.append(frame.info.get("duration", 0) or 0)
+    except Image.DecompressionBombError as exc:
+        raise NeuralgaeError(f"GIF '{path}' is refused as a possible decompression bomb ({exc}); set ND_MAX_SIDE to lift the limit") from None
     except (UnidentifiedImageError, OSError, EOFError) as exc:
         raise NeuralgaeError(f"cannot read GIF '{path}': {exc}") from None
     known = [d for d in durations if d > 0]
@@ -293,9 +294,10 @@ def _load_uint8(path: Path) -> np.ndarray:
         return _as_uint8_frame(np.load(path), 0)
     try:
         with Image.open(path) as im:
+            check_image_header(path, im.size)
             if im.mode in ("RGB", "L") or (im.mode == "P" and "transparency" not in im.info):
                 return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError):
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         pass  # load_image gives the clear error
     return to_uint8(load_image(path))
 

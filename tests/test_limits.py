@@ -316,3 +316,22 @@ def test_frames_from_the_audio_length_are_limited_too(tmp_path, host, monkeypatc
     with pytest.raises(NeuralgaeError, match="the audio's length at 24 fps, frames = 24 is more than the limit of 10 frames.*ND_MAX_FRAMES") as info:
         load_spec(path, host=host)
     one_line(info)
+
+
+@pytest.mark.parametrize("width, height, words", [
+    (20000, 100, "is 20000x100 pixels; the largest side allowed is 16384"),
+    (60000, 60000, "decompression bomb"),
+])
+def test_a_gif_claiming_a_huge_screen_is_refused(tmp_path, width, height, words):
+    from PIL import Image
+
+    from neuralgae.core.movie import read_animation
+
+    path = tmp_path / "a.gif"
+    Image.new("RGB", (32, 32)).save(path)
+    data = bytearray(path.read_bytes())
+    data[6:10] = struct.pack("<HH", width, height)  # the logical screen size
+    path.write_bytes(bytes(data))
+    with pytest.raises(NeuralgaeError, match=words) as info:
+        read_animation(path)
+    one_line(info)
