@@ -314,11 +314,10 @@ def check_schedules(kind: str, component, params: Mapping, *, where: str, transf
     rng = np.random.default_rng(0)
     if kind == "renderer":
         check = getattr(component.function, CHECK_ATTRIBUTE, None)
-        if check is None:
-            return
 
         def call(values):
-            check(**values)
+            if check is not None:
+                check(**values)
     elif kind == "transform":
         image = np.full((PROBE_SIZE, PROBE_SIZE, 3), 0.5, np.float32)
 
@@ -330,5 +329,11 @@ def check_schedules(kind: str, component, params: Mapping, *, where: str, transf
         def call(values):
             component(probs.copy(), SamplerContext(index=0, rng=rng, history=[]), **values)
     else:
-        return
-    probe_limits(call, params, where=where)
+        def call(values):
+            pass
+
+    def checked(values):
+        component.bind(values)  # the declared limits (Range, Choice...) first
+        call(values)
+
+    probe_limits(checked, params, where=where)

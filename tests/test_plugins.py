@@ -679,3 +679,66 @@ def test_a_broken_plugin_does_not_block_commands_that_do_not_need_it(site, monke
     assert len(warning) == 1 and warning[0].startswith("nd: note: plugin 'broken' from distribution 'nd-broken-plugin' failed to load")
     listed = CliRunner().invoke(app, ["plugins"])
     assert listed.exit_code == 0 and "  broken  BROKEN  plugin 'broken'" in listed.output
+
+
+# -- a third-party component declares its limits in its signature ------------------------
+
+from typing import Annotated  # noqa: E402
+
+from neuralgae.core import Choice, NonFinite, Range, Shape  # noqa: E402 - the public place of the markers
+
+
+def _speckle(
+    image,
+    ctx,
+    *,
+    amount: Annotated[float, Range(0, 1)] = 0.5,
+    radius: Annotated[int, Range(1, 8)] = 2,
+    levels: Annotated[int, Choice(2, 4, 8)] = 4,
+    tint: Annotated[list[float], Shape((3,)), Range(0, 1)] = [1.0, 1.0, 1.0],  # noqa: B006
+    bias: Annotated[float, NonFinite] = 0.0,
+    sharp: Annotated[float, Range(0, low_open=True)] | None = None,
+    gamma: float = 1.0,
+):
+    """A fake third-party transform with declared limits."""
+    return image
+
+
+_speckle.__name__ = "speckle"
+
+
+def _speckle_module():
+    module = types.ModuleType("nd_speckle")
+
+    @hookimpl
+    def register_transforms(register):
+        register(_speckle)
+
+    module.register_transforms = register_transforms
+    return module
+
+
+def test_third_party_limits_are_enforced_and_described():
+    speckle = PluginHost(builtins=False, entry_points=False, extra=[_speckle_module()]).transforms["speckle"]
+    bad = [
+        ({"amount": 1.5}, "transform 'speckle': parameter 'amount' must be from 0 to 1; got 1.5"),
+        ({"radius": 0}, "parameter 'radius' must be from 1 to 8; got 0"),
+        ({"levels": 3}, "parameter 'levels' must be one of 2, 4, 8"),
+        ({"tint": [1, 1]}, "parameter 'tint' must have shape 3; got 2"),
+        ({"tint": [1, 2, 1]}, "parameter 'tint' must be from 0 to 1; got [1.0, 2.0, 1.0]"),
+        ({"sharp": 0}, "parameter 'sharp' must be > 0; got 0"),
+        ({"gamma": float("nan")}, "parameter 'gamma' must be a finite number; got nan"),
+        ({"amount": float("inf")}, "parameter 'amount' must be a finite number; got inf"),
+    ]
+    for values, message in bad:
+        with pytest.raises(NeuralgaeError) as info:
+            speckle.bind(values)
+        assert message in str(info.value) and "\n" not in str(info.value)
+    ok = speckle.bind({"amount": 0, "radius": 8, "levels": 8, "tint": [0, 1, 0.5], "bias": float("-inf"), "sharp": None})
+    assert ok["amount"] == 0.0 and ok["bias"] == float("-inf") and ok["sharp"] is None
+    assert speckle.bind({"sharp": 0.1})["sharp"] == 0.1
+    described = [p.describe() for p in speckle.params.values()]
+    assert "amount: float [from 0 to 1] (default 0.5)" in described
+    assert "levels: int [one of 2, 4, 8] (default 4)" in described
+    assert "tint: list[float] [shape 3, from 0 to 1] (default [1.0, 1.0, 1.0])" in described
+    assert "bias: float [inf and nan allowed] (default 0.0)" in described

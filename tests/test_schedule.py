@@ -142,7 +142,7 @@ def test_key_values_are_checked_against_the_components_own_limits(tmp_path):
         make_spec(tmp_path, host, text)
     message = str(info.value)
     assert "transforms[0] (zoom): parameter 'scale': its schedule reaches 1.5, which the component refuses" in message
-    assert "must be less than 1" in message
+    assert "transform 'zoom': parameter 'scale' must be < 1; got 1.5" in message
     assert make_spec(tmp_path, host, text.replace("1.5", "0.2")).transforms[0].at(30)["scale"] == 0.2
 
 
