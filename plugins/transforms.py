@@ -637,7 +637,7 @@ class Steps:
     quote_value = False  # the nested step's own message names its value
 
     def describe(self) -> str:
-        return "transform steps"
+        return "steps checked when the spec loads"
 
     def check(self, value, context) -> str | None:
         transforms = context.get("transforms")

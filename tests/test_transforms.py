@@ -543,4 +543,15 @@ def test_params_describe_their_limits(registry):
     assert registry["posterize"].params["levels"].describe() == "levels: int [from 2 to 256] (default 6)"
     assert "[< 1]" in registry["zoom"].params["scale"].describe()
     assert "[shape 2x2 or 2x3]" in registry["affine"].params["matrix"].describe()
-    assert "[transform steps]" in registry["chain"].params["transforms"].describe()
+    assert "[steps checked when the spec loads]" in registry["chain"].params["transforms"].describe()
+
+
+def test_docs_list_every_declared_limit(registry):
+    text = DOCS.read_text(encoding="utf-8")
+    for name, component in registry.items():
+        section = re.search(rf"^### `{name}`\n(.*?)(?=^##|\Z)", text, flags=re.S | re.M).group(1)
+        for param in component.params.values():
+            if param.limits_text():
+                row = re.search(rf"^\| `{param.name}` \|.*$", section, flags=re.M)
+                if row:  # (alternating_roll documents the shift numbers as "as roll")
+                    assert f"Limits: {param.limits_text()}." in row.group(0), f"docs/transforms.md: {name}.{param.name}"
