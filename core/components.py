@@ -297,6 +297,8 @@ def _coerce_type(value, param: Param, where: str):
                 return _coerce_type(value, _inner(param, a), where)
             except NeuralgaeError as e:
                 errors.append(e)
+        if len(errors) == 1:  # ``float | None``: the float's own complaint ("must be a finite number")
+            raise errors[0]
         raise NeuralgaeError(f"{label} must be {' or '.join(_tname(a) for a in args if a is not type(None))}; got {value!r}")
     if origin is typing.Literal:
         if value not in args:

@@ -742,3 +742,23 @@ def test_third_party_limits_are_enforced_and_described():
     assert "levels: int [one of 2, 4, 8] (default 4)" in described
     assert "tint: list[float] [shape 3, from 0 to 1] (default [1.0, 1.0, 1.0])" in described
     assert "bias: float [inf and nan allowed] (default 0.0)" in described
+
+
+def test_renderers_declare_their_ranges():
+    renderers = PluginHost(entry_points=False).registry("renderer")
+    draw, dream = renderers["draw"], renderers["dream"]
+    for component, values, message in [
+        (draw, {"steps": -1}, "renderer 'draw': parameter 'steps' must be >= 0; got -1"),
+        (draw, {"prior_weight": -0.5}, "renderer 'draw': parameter 'prior_weight' must be >= 0; got -0.5"),
+        (draw, {"others_weight": float("nan")}, "parameter 'others_weight' must be a finite number; got nan"),
+        (dream, {"octave_scale": 1.0}, "renderer 'dream': parameter 'octave_scale' must satisfy 1 < value <= 4; got 1.0"),
+        (dream, {"tile_size": 32}, "parameter 'tile_size' must be >= 64; got 32"),
+        (dream, {"step_size": float("inf")}, "parameter 'step_size' must be a finite number; got inf"),
+    ]:
+        with pytest.raises(NeuralgaeError) as info:
+            component.bind(values)
+        assert message in str(info.value) and "\n" not in str(info.value)
+    assert draw.bind({"steps": 0, "prior_weight": 0})["prior_weight"] == 0.0
+    assert draw.bind({"prior_weight": None})["prior_weight"] is None
+    assert dream.bind({"octave_scale": 4, "step_size": 1, "tile_size": 64, "jitter": 0})["octave_scale"] == 4.0
+    assert "[>= 0]" in draw.params["prior_weight"].describe()
