@@ -646,7 +646,13 @@ class Steps:
         ctx = FrameContext(index=0, total=1, rng=np.random.default_rng(0), transforms=transforms)
         try:
             for i, step in enumerate(value):
-                resolve_step(step, ctx, where=f"step {i + 1}")
+                where = f"step {i + 1}"
+                component, _ = resolve_step(step, ctx, where=where)
+                label = f"{where} ('{step['name']}')"
+                fixed, schedules = split_schedules(component, {k: v for k, v in step.items() if k != "name"}, where=label)
+                for name, schedule in schedules.items():  # every key value of a nested schedule, not only frame 0's
+                    for key_value in schedule.probe_values():
+                        component.bind({**fixed, name: key_value}, where=label)
         except NeuralgaeError as exc:
             return str(exc)
         return None

@@ -513,6 +513,10 @@ def _spec(tmp_path, transforms_toml: str):
             "step 1 ('chain'): parameter 'transforms' step 1 ('zoom'): parameter 'scale' must be a finite number; got nan",
         ),
         (
+            '[[transforms]]\nname = "chain"\ntransforms = [{name = "chain", transforms = [{name = "blur", sigma = { keys = [[0, 1], [9, -3]] }}]}]\n',
+            "step 1 ('chain'): parameter 'transforms' step 1 ('blur'): parameter 'sigma' must be >= 0; got -3.0",
+        ),
+        (
             '[[transforms]]\nname = "blur"\nsigma = { keys = [[0, 1], [10, -2]] }\n',
             "transforms[0] (blur): parameter 'sigma' must be >= 0; got -2.0",
         ),
@@ -533,9 +537,10 @@ def test_boundary_values_and_good_nested_steps_load(tmp_path):
         tmp_path,
         '[[transforms]]\nname = "blur"\nsigma = 0\n[[transforms]]\nname = "posterize"\nlevels = 256\n'
         '[[transforms]]\nname = "chain"\ntransforms = [{name = "subregions", transforms = [{name = "blur", sigma = 0}]}]\n'
-        '[[transforms]]\nname = "pixel_sort"\nfraction = { keys = [[0, 0], [10, 1]] }\n',
+        '[[transforms]]\nname = "pixel_sort"\nfraction = { keys = [[0, 0], [10, 1]] }\n'
+        '[[transforms]]\nname = "chain"\ntransforms = [{name = "zoom", scale = { keys = [[0, 0], [9, 0.999]] }}]\n',
     )
-    assert len(spec.transforms) == 4
+    assert len(spec.transforms) == 5
 
 
 def test_params_describe_their_limits(registry):
