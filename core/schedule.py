@@ -304,8 +304,9 @@ def check_schedules(kind: str, component, params: Mapping, *, where: str, transf
     tiny grey image (or flat class probabilities). A renderer is too costly
     to run on a probe: its schedules are tried against its
     :data:`CHECK_ATTRIBUTE` function when it has one (the built-in ``dream``
-    does), else against the parameter's type only, and its own limits speak
-    when a frame reaches the value.
+    does), and its own limits speak when a frame reaches the value. Every
+    kind first binds each value through the component, so the limits declared
+    in its signature (``Annotated[float, Range(0, 1)]``) apply to every key value.
     """
     if not has_schedules(params):
         return
