@@ -293,7 +293,10 @@ class PluginHost:
 
     @cached_property
     def transforms(self) -> dict[str, Component]:
-        return self._components("transform")
+        registry = self._components("transform")
+        for component in registry.values():  # nested steps (chain, subregions) are checked against it
+            component.context["transforms"] = registry
+        return registry
 
     @cached_property
     def samplers(self) -> dict[str, Component]:

@@ -304,8 +304,9 @@ def check_schedules(kind: str, component, params: Mapping, *, where: str, transf
     tiny grey image (or flat class probabilities). A renderer is too costly
     to run on a probe: its schedules are tried against its
     :data:`CHECK_ATTRIBUTE` function when it has one (the built-in ``dream``
-    does), else against the parameter's type only, and its own limits speak
-    when a frame reaches the value.
+    does), and its own limits speak when a frame reaches the value. Every
+    kind first binds each value through the component, so the limits declared
+    in its signature (``Annotated[float, Range(0, 1)]``) apply to every key value.
     """
     if not has_schedules(params):
         return
@@ -314,11 +315,10 @@ def check_schedules(kind: str, component, params: Mapping, *, where: str, transf
     rng = np.random.default_rng(0)
     if kind == "renderer":
         check = getattr(component.function, CHECK_ATTRIBUTE, None)
-        if check is None:
-            return
 
         def call(values):
-            check(**values)
+            if check is not None:
+                check(**values)
     elif kind == "transform":
         image = np.full((PROBE_SIZE, PROBE_SIZE, 3), 0.5, np.float32)
 
@@ -330,5 +330,11 @@ def check_schedules(kind: str, component, params: Mapping, *, where: str, transf
         def call(values):
             component(probs.copy(), SamplerContext(index=0, rng=rng, history=[]), **values)
     else:
-        return
-    probe_limits(call, params, where=where)
+        def call(values):
+            pass
+
+    def checked(values):
+        component.bind(values)  # the declared limits (Range, Choice...) first
+        call(values)
+
+    probe_limits(checked, params, where=where)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Annotated
 
 import numpy as np
 
 from neuralgae.core.classes import parse_class_list
-from neuralgae.core.components import RenderContext
+from neuralgae.core.components import Range, RenderContext
 from neuralgae.core.draw import DrawTarget, render_draw, targets_from_classes
 from neuralgae.core.draw_aim import aim_masks
 from neuralgae.core.draw_schedule import PresetName, preset as preset_settings, with_steps
@@ -22,10 +23,10 @@ def draw(
     *,
     classes: list[str] = [],  # noqa: B006 - read-only default, part of the spec signature
     preset: PresetName = "default",
-    steps: int = 0,
+    steps: Annotated[int, Range(0)] = 0,
     aim: str = "",
     keep_image: bool = False,
-    prior_weight: float | None = None,
+    prior_weight: Annotated[float, Range(0)] | None = None,
     others_weight: float | None = None,
     tileable: bool = False,
 ) -> np.ndarray:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 
-from neuralgae.core.components import RenderContext
+from neuralgae.core.components import Range, RenderContext
 from neuralgae.core.dream import DreamSettings, build_objective, dream as run_dream, keep_colours
 from neuralgae.core.hookspecs import hookimpl
 from neuralgae.core.images import load_image
@@ -22,13 +22,13 @@ def dream(
     ctx: RenderContext,
     *,
     layers: str = "block10",
-    octaves: int = _D.octaves,
-    octave_scale: float = _D.octave_scale,
-    steps: int = _D.steps,
-    step_size: float = _D.step_size,
-    jitter: int = _D.jitter,
-    tile_size: int = _D.tile_size,
-    tile_overlap: int = _D.tile_overlap,
+    octaves: Annotated[int, Range(1)] = _D.octaves,
+    octave_scale: Annotated[float, Range(1, 4, low_open=True)] = _D.octave_scale,
+    steps: Annotated[int, Range(0)] = _D.steps,
+    step_size: Annotated[float, Range(0, 1, low_open=True)] = _D.step_size,  # the image spans 0..1
+    jitter: Annotated[int, Range(0)] = _D.jitter,
+    tile_size: Annotated[int, Range(64)] = _D.tile_size,
+    tile_overlap: Annotated[int, Range(0)] = _D.tile_overlap,  # at most half the tile size: check_params
     tiling: Literal["auto", "always", "never"] = "auto",
     guide: Path | None = None,
     original_colors: bool = False,
@@ -64,7 +64,11 @@ def dream(
 
 
 def _check_dream(*, octaves, octave_scale, steps, step_size, jitter, tile_size, tile_overlap, tiling, **_) -> None:
-    """The dream's limits, without dreaming: what its schedules are checked against before a run."""
+    """The dream's limits, without dreaming: what its schedules are checked against before a run.
+
+    The single-parameter ranges are declared in the signature (and checked when the spec loads);
+    this adds the one across parameters (tile_overlap <= tile_size // 2), via DreamSettings.
+    """
     DreamSettings(
         octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
         jitter=jitter, tile_size=tile_size, tile_overlap=tile_overlap, tiling=tiling,

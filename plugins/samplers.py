@@ -17,18 +17,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 
 from neuralgae.core.class_groups import group_of, group_shares
 from neuralgae.core.classes import NUM_CLASSES, parse_class_list
-from neuralgae.core.components import SamplerContext
+from neuralgae.core.components import Range, SamplerContext
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.hookspecs import hookimpl
 
 ClassList = list[tuple[int, float]]
 ResetMode = Literal["off", "drop_top", "add_random"]
+
+# Declared limits, checked by the host when a spec loads (and on every schedule key value).
+Count = Annotated[int, Range(1, NUM_CLASSES)]  # a number of classes
+Share = Annotated[float, Range(0, 1)]
+OpenShare = Annotated[float, Range(0, 1, low_open=True)]  # 0 excluded
 
 
 # -- the first frame ------------------------------------------------------------
@@ -55,17 +60,7 @@ def _check_int(sampler: str, name: str, value, *, low: int, high: int) -> int:
     return int(value)
 
 
-def _check_float(sampler: str, name: str, value, *, low: float, high: float, low_open: bool = False) -> float:
-    bad_low = value <= low if low_open else value < low
-    if not np.isfinite(value) or bad_low or value > high:
-        bracket = "(" if low_open else "["
-        raise NeuralgaeError(f"sampler '{sampler}': parameter '{name}' must be in {bracket}{low}, {high}]; got {value}")
-    return float(value)
-
-
 def _check_s_n(sampler: str, s: int, n: int) -> None:
-    _check_int(sampler, "n", n, low=1, high=NUM_CLASSES)
-    _check_int(sampler, "s", s, low=1, high=NUM_CLASSES)
     if s > n:
         raise NeuralgaeError(f"sampler '{sampler}': parameter 's' ({s}) must not exceed 'n' ({n}); raise n or lower s")
 
@@ -85,12 +80,9 @@ def _probabilities(sampler: str, probs) -> np.ndarray:
     return p / total
 
 
-def _check_reset(sampler: str, reset: str, reset_overlap: float, reset_add: int, reset_scale: float) -> None:
+def _check_reset(sampler: str, reset: str) -> None:
     if reset not in ("off", "drop_top", "add_random"):
         raise NeuralgaeError(f"sampler '{sampler}': parameter 'reset' must be 'off', 'drop_top' or 'add_random'; got {reset!r}")
-    _check_float(sampler, "reset_overlap", reset_overlap, low=0.0, high=1.0, low_open=True)
-    _check_int(sampler, "reset_add", reset_add, low=1, high=NUM_CLASSES)
-    _check_float(sampler, "reset_scale", reset_scale, low=0.0, high=1.0, low_open=True)
 
 
 # -- shared pieces ------------------------------------------------------------------
@@ -168,13 +160,12 @@ def _apply_reset(
 # -- samplers -----------------------------------------------------------------------
 
 
-def top_k(probs: np.ndarray, ctx: SamplerContext, *, k: int = 8, weighted: bool = False) -> ClassList:
+def top_k(probs: np.ndarray, ctx: SamplerContext, *, k: Count = 8, weighted: bool = False) -> ClassList:
     """The k most probable classes (no randomness; chains on it get stuck fast).
 
     k: how many classes. weighted: weigh each by its probability relative to
     the most probable one instead of 1.
     """
-    _check_int("top_k", "k", k, low=1, high=NUM_CLASSES)
     p = _probabilities("top_k", probs)
     return _weigh(_ranked(p)[:k], p, weighted=weighted, cutoff=0.0)
 
@@ -183,14 +174,14 @@ def neuralgae(
     probs: np.ndarray,
     ctx: SamplerContext,
     *,
-    n: int = 100,
-    s: int = 8,
+    n: Count = 100,
+    s: Count = 8,
     weighted: bool = False,
-    cutoff: float = 0.001,
+    cutoff: Share = 0.001,
     reset: ResetMode = "off",
-    reset_overlap: float = 0.75,
-    reset_add: int = 4,
-    reset_scale: float = 0.65,
+    reset_overlap: OpenShare = 0.75,
+    reset_add: Count = 4,
+    reset_scale: OpenShare = 0.65,
 ) -> ClassList:
     """The original Neuralgae rule: s distinct classes at random from the top n.
 
@@ -203,8 +194,7 @@ def neuralgae(
     the old weights by ``reset_scale`` (0.5-0.8 in the later versions).
     """
     _check_s_n("neuralgae", s, n)
-    _check_float("neuralgae", "cutoff", cutoff, low=0.0, high=1.0)
-    _check_reset("neuralgae", reset, reset_overlap, reset_add, reset_scale)
+    _check_reset("neuralgae", reset)
     p = _probabilities("neuralgae", probs)
     pool = _ranked(p)[:n]
     picked = ctx.rng.choice(pool, size=s, replace=False)
@@ -228,11 +218,11 @@ def weighted(
     probs: np.ndarray,
     ctx: SamplerContext,
     *,
-    s: int = 8,
-    n: int = 1000,
-    exponent: float = 1.0,
+    s: Count = 8,
+    n: Count = 1000,
+    exponent: Annotated[float, Range(0, 100)] = 1.0,
     weighted: bool = False,
-    cutoff: float = 0.0,
+    cutoff: Share = 0.0,
 ) -> ClassList:
     """s distinct classes drawn with chance proportional to probability**exponent.
 
@@ -242,8 +232,6 @@ def weighted(
     ``neuralgae`` (weights from probabilities instead of 1).
     """
     _check_s_n("weighted", s, n)
-    _check_float("weighted", "exponent", exponent, low=0.0, high=100.0)
-    _check_float("weighted", "cutoff", cutoff, low=0.0, high=1.0)
     p = _probabilities("weighted", probs)
     pool = _ranked(p)[:n]
     with np.errstate(divide="ignore"):
@@ -314,18 +302,18 @@ def avoid_attractors(
     probs: np.ndarray,
     ctx: SamplerContext,
     *,
-    n: int = 100,
-    s: int = 8,
-    memory: int = 8,
-    class_penalty: float = 0.25,
-    group_penalty: float = 0.2,
-    group_share: float = 0.25,
+    n: Count = 100,
+    s: Count = 8,
+    memory: Annotated[int, Range(0, 100)] = 8,
+    class_penalty: OpenShare = 0.25,
+    group_penalty: OpenShare = 0.2,
+    group_share: OpenShare = 0.25,
     weighted: bool = False,
-    cutoff: float = 0.001,
+    cutoff: Share = 0.001,
     reset: ResetMode = "off",
-    reset_overlap: float = 0.75,
-    reset_add: int = 4,
-    reset_scale: float = 0.65,
+    reset_overlap: OpenShare = 0.75,
+    reset_add: Count = 4,
+    reset_scale: OpenShare = 0.65,
 ) -> ClassList:
     """Like neuralgae, but steers away from recently used classes and class groups (the recommended default).
 
@@ -339,12 +327,7 @@ def avoid_attractors(
     ``neuralgae``.
     """
     _check_s_n("avoid_attractors", s, n)
-    _check_int("avoid_attractors", "memory", memory, low=0, high=100)
-    _check_float("avoid_attractors", "class_penalty", class_penalty, low=0.0, high=1.0, low_open=True)
-    _check_float("avoid_attractors", "group_penalty", group_penalty, low=0.0, high=1.0, low_open=True)
-    _check_float("avoid_attractors", "group_share", group_share, low=0.0, high=1.0, low_open=True)
-    _check_float("avoid_attractors", "cutoff", cutoff, low=0.0, high=1.0)
-    _check_reset("avoid_attractors", reset, reset_overlap, reset_add, reset_scale)
+    _check_reset("avoid_attractors", reset)
     p = _probabilities("avoid_attractors", probs)
     log_factors = _recent_log_penalties(
         ctx.history, memory=memory, class_penalty=class_penalty, group_penalty=group_penalty, group_share=group_share

@@ -21,13 +21,13 @@ with values in [0, 1]. Its keyword-only parameters are what a spec may set.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from scipy import ndimage
 from skimage import color
 
-from neuralgae.core.components import FrameContext
+from neuralgae.core.components import FrameContext, Range, Shape
 from neuralgae.core.errors import NeuralgaeError, did_you_mean
 from neuralgae.core.hookspecs import hookimpl
 from neuralgae.core.schedule import split_schedules
@@ -36,6 +36,14 @@ from .shift_functions import SHIFT_FUNCTIONS, ShiftFunction, shift_amounts
 
 Boundary = Literal["reflect", "mirror", "nearest", "wrap", "black"]
 Direction = Literal["vertical", "horizontal"]
+
+# Declared limits, checked by the host when a spec loads (and on every schedule key value).
+Order = Annotated[int, Range(0, 5)]  # interpolation order; 1 is bilinear
+Scale = Annotated[float, Range(high=1, high_open=True)]  # a zoom or stretch: less than 1
+Unit = Annotated[float, Range(0, 1)]
+NonNegative = Annotated[float, Range(0)]
+Positive = Annotated[float, Range(0, low_open=True)]
+AtLeastOne = Annotated[int, Range(1)]
 
 # Our boundary names -> scipy.ndimage modes. "reflect" repeats the edge pixel
 # then mirrors (no black borders creep into zoom-out or rotation loops).
@@ -55,11 +63,6 @@ def _fail(transform: str, message: str) -> NeuralgaeError:
     return NeuralgaeError(f"transform '{transform}': {message}")
 
 
-def _check_order(transform: str, order: int) -> None:
-    if not 0 <= order <= 5:
-        raise _fail(transform, f"parameter 'order' must be an interpolation order from 0 to 5 (1 is bilinear); got {order}")
-
-
 def _check_choice(transform: str, name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise _fail(
@@ -67,12 +70,6 @@ def _check_choice(transform: str, name: str, value: str, choices: tuple[str, ...
             f"parameter '{name}' must be one of {', '.join(repr(c) for c in choices)}; got {value!r}"
             f"{did_you_mean(str(value), choices)}",
         )
-
-
-def _check_positive(transform: str, name: str, value: float, *, allow_zero: bool = False) -> None:
-    if value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise _fail(transform, f"parameter '{name}' must be {bound}; got {value}")
 
 
 def _finish(image: np.ndarray) -> np.ndarray:
@@ -119,7 +116,7 @@ def warp_about_centre(
     return out
 
 
-def zoom(image: np.ndarray, ctx: FrameContext, *, scale: float = 0.05, order: int = 1, boundary: Boundary = "reflect") -> np.ndarray:
+def zoom(image: np.ndarray, ctx: FrameContext, *, scale: Scale = 0.05, order: Order = 1, boundary: Boundary = "reflect") -> np.ndarray:
     """Zoom into the centre: the classic DeepDream zoom loop.
 
     scale: how much the view shrinks each frame; each output pixel samples the
@@ -130,9 +127,6 @@ def zoom(image: np.ndarray, ctx: FrameContext, *, scale: float = 0.05, order: in
     boundary: how pixels outside the image are filled when zooming out:
         reflect, mirror, nearest, wrap or black.
     """
-    if not scale < 1:
-        raise _fail("zoom", f"parameter 'scale' must be less than 1 (0.05 zooms in, negative values zoom out); got {scale}")
-    _check_order("zoom", order)
     _check_choice("zoom", "boundary", boundary, tuple(_SCIPY_MODES))
     if scale == 0:
         return _finish(image.copy())
@@ -144,9 +138,9 @@ def stretch(
     image: np.ndarray,
     ctx: FrameContext,
     *,
-    scale: float = 0.05,
+    scale: Scale = 0.05,
     direction: Direction = "vertical",
-    order: int = 1,
+    order: Order = 1,
     boundary: Boundary = "reflect",
 ) -> np.ndarray:
     """Stretch along one axis only, about the centre (the seed's favourite: vertical).
@@ -159,10 +153,7 @@ def stretch(
     boundary: how pixels outside the image are filled when squeezing:
         reflect, mirror, nearest, wrap or black.
     """
-    if not scale < 1:
-        raise _fail("stretch", f"parameter 'scale' must be less than 1; got {scale}")
     _check_choice("stretch", "direction", direction, ("vertical", "horizontal"))
-    _check_order("stretch", order)
     _check_choice("stretch", "boundary", boundary, tuple(_SCIPY_MODES))
     if scale == 0:
         return _finish(image.copy())
@@ -179,7 +170,7 @@ def _rotation_matrix(degrees: float) -> np.ndarray:
 
 
 def rotate(
-    image: np.ndarray, ctx: FrameContext, *, angle: float = 1.0, order: int = 1, boundary: Boundary = "reflect"
+    image: np.ndarray, ctx: FrameContext, *, angle: float = 1.0, order: Order = 1, boundary: Boundary = "reflect"
 ) -> np.ndarray:
     """Rotate about the centre by a few degrees per frame.
 
@@ -189,7 +180,6 @@ def rotate(
     boundary: how the corners that rotate in from outside are filled:
         reflect, mirror, nearest, wrap or black.
     """
-    _check_order("rotate", order)
     _check_choice("rotate", "boundary", boundary, tuple(_SCIPY_MODES))
     if angle % 360 == 0:
         return _finish(image.copy())
@@ -200,10 +190,10 @@ def affine(
     image: np.ndarray,
     ctx: FrameContext,
     *,
-    matrix: list[list[float]] = [[0.98, 0.02], [-0.02, 0.98]],  # noqa: B006 (never mutated)
-    offset: list[float] = [0.0, 0.0],  # noqa: B006
-    centre: list[float] = [0.5, 0.5],  # noqa: B006
-    order: int = 1,
+    matrix: Annotated[list[list[float]], Shape((2, 2), (2, 3))] = [[0.98, 0.02], [-0.02, 0.98]],  # noqa: B006 (never mutated)
+    offset: Annotated[list[float], Shape((2,))] = [0.0, 0.0],  # noqa: B006
+    centre: Annotated[list[float], Shape((2,))] = [0.5, 0.5],  # noqa: B006
+    order: Order = 1,
     boundary: Boundary = "reflect",
 ) -> np.ndarray:
     """Any affine map: a 2x2 matrix (or 2x3 with a translation column) about a centre.
@@ -224,15 +214,6 @@ def affine(
         reflect, mirror, nearest, wrap or black.
     """
     m = np.asarray(matrix, dtype=np.float64)
-    if m.shape not in ((2, 2), (2, 3)):
-        raise _fail("affine", f"parameter 'matrix' must be 2x2 or 2x3 (two rows); got shape {m.shape}")
-    if not np.all(np.isfinite(m)):
-        raise _fail("affine", "parameter 'matrix' must contain only finite numbers")
-    if len(offset) != 2:
-        raise _fail("affine", f"parameter 'offset' must be [row, column]; got {list(offset)}")
-    if len(centre) != 2:
-        raise _fail("affine", f"parameter 'centre' must be [row fraction, column fraction]; got {list(centre)}")
-    _check_order("affine", order)
     _check_choice("affine", "boundary", boundary, tuple(_SCIPY_MODES))
     translation = np.asarray(offset, dtype=np.float64) + (m[:, 2] if m.shape[1] == 3 else 0.0)
     linear = m[:, :2]
@@ -283,10 +264,6 @@ def line_shifts(
     evaluated at each group's first line, moved back by ``drift * ctx.index``
     so that the pattern travels ``drift`` lines per frame.
     """
-    if group < 1:
-        raise _fail(transform, f"parameter 'group' must be at least 1 (lines that move together); got {group}")
-    if every < 1:
-        raise _fail(transform, f"parameter 'every' must be at least 1 (1 shifts every group); got {every}")
     starts = np.arange(0, n_lines, group, dtype=np.float64)
     try:
         shifts = shift_amounts(function, starts - drift * ctx.index, rng=ctx.rng, **function_params)
@@ -297,10 +274,8 @@ def line_shifts(
     return np.repeat(shifts, group)[:n_lines]
 
 
-def _check_shift_params(transform: str, function: str, period: float, lower: int, upper: int) -> None:
+def _check_shift_params(transform: str, function: str, lower: int, upper: int) -> None:
     _check_choice(transform, "function", function, SHIFT_FUNCTIONS)
-    if function == "sine" and not period > 0:
-        raise _fail(transform, f"parameter 'period' must be > 0 (the wavelength in pixels); got {period}")
     if function == "random" and lower > upper:
         raise _fail(transform, f"parameters 'lower' ({lower}) and 'upper' ({upper}) must satisfy lower <= upper")
 
@@ -314,12 +289,12 @@ def roll(
     slope: float = 1.0 / 15.0,
     offset: float = 0.0,
     amplitude: float = 4.0,
-    period: float = 64.0,
+    period: Positive = 64.0,
     phase: float = 0.0,
     lower: int = -5,
     upper: int = 5,
-    group: int = 1,
-    every: int = 1,
+    group: AtLeastOne = 1,
+    every: AtLeastOne = 1,
     drift: float = 0.0,
 ) -> np.ndarray:
     """Roll each column (or row) by a shift function: shear, wave and shimmer without losing a pixel.
@@ -342,7 +317,7 @@ def roll(
         frame (0: the same shifts every frame, which already accumulate).
     """
     _check_choice("roll", "direction", direction, ("vertical", "horizontal"))
-    _check_shift_params("roll", function, period, lower, upper)
+    _check_shift_params("roll", function, lower, upper)
     n_lines = image.shape[1] if direction == "vertical" else image.shape[0]
     shifts = line_shifts(
         n_lines, ctx, function=function, group=group, every=every, drift=drift, transform="roll",
@@ -358,9 +333,9 @@ def stochastic_shift(
     lower: int = -5,
     upper: int = 5,
     direction: Direction = "vertical",
-    group: int = 1,
-    every: int = 1,
-    even_scale: float = 1.0,
+    group: AtLeastOne = 1,
+    every: AtLeastOne = 1,
+    even_scale: NonNegative = 1.0,
 ) -> np.ndarray:
     """Roll each column (or row) by a random whole number of pixels, new every frame.
 
@@ -377,7 +352,6 @@ def stochastic_shift(
     _check_choice("stochastic_shift", "direction", direction, ("vertical", "horizontal"))
     if lower > upper:
         raise _fail("stochastic_shift", f"parameters 'lower' ({lower}) and 'upper' ({upper}) must satisfy lower <= upper")
-    _check_positive("stochastic_shift", "even_scale", even_scale, allow_zero=True)
     n_lines = image.shape[1] if direction == "vertical" else image.shape[0]
     shifts = line_shifts(
         n_lines, ctx, function="random", group=group, every=every, drift=0.0, transform="stochastic_shift",
@@ -392,16 +366,16 @@ def alternating_roll(
     *,
     function: ShiftFunction = "sine",
     first: Direction = "horizontal",
-    frames: int = 1,
+    frames: AtLeastOne = 1,
     slope: float = 1.0 / 15.0,
     offset: float = 0.0,
     amplitude: float = 4.0,
-    period: float = 64.0,
+    period: Positive = 64.0,
     phase: float = 0.0,
     lower: int = -5,
     upper: int = 5,
-    group: int = 1,
-    every: int = 1,
+    group: AtLeastOne = 1,
+    every: AtLeastOne = 1,
     drift: float = 0.0,
 ) -> np.ndarray:
     """Roll rows and columns in turn: horizontal on some frames, vertical on the next.
@@ -413,9 +387,7 @@ def alternating_roll(
     every, drift: the shift function and its numbers, as for roll.
     """
     _check_choice("alternating_roll", "first", first, ("vertical", "horizontal"))
-    if frames < 1:
-        raise _fail("alternating_roll", f"parameter 'frames' must be at least 1; got {frames}")
-    _check_shift_params("alternating_roll", function, period, lower, upper)
+    _check_shift_params("alternating_roll", function, lower, upper)
     other = "vertical" if first == "horizontal" else "horizontal"
     direction = first if (ctx.index // frames) % 2 == 0 else other
     n_lines = image.shape[1] if direction == "vertical" else image.shape[0]
@@ -442,9 +414,6 @@ def edge_magnitude(channel: np.ndarray, operator: str) -> np.ndarray:
 
 
 def _edges(image: np.ndarray, *, operator: str, mix: float, gain: float, colour: bool) -> np.ndarray:
-    if not 0 <= mix <= 1:
-        raise _fail(operator, f"parameter 'mix' must be between 0 (original) and 1 (edges only); got {mix}")
-    _check_positive(operator, "gain", gain)
     if colour:
         edges = np.stack([edge_magnitude(image[..., ch], operator) for ch in range(image.shape[2])], axis=-1)
     else:
@@ -454,7 +423,7 @@ def _edges(image: np.ndarray, *, operator: str, mix: float, gain: float, colour:
     return _finish((1.0 - mix) * image + mix * edges)
 
 
-def sobel(image: np.ndarray, ctx: FrameContext, *, mix: float = 0.5, gain: float = 2.0, colour: bool = False) -> np.ndarray:
+def sobel(image: np.ndarray, ctx: FrameContext, *, mix: Unit = 0.5, gain: Positive = 2.0, colour: bool = False) -> np.ndarray:
     """Replace the image by its Sobel edges: edges crawl like the Game of Life.
 
     mix: 1 gives the edge image alone (the seed's transform, which drops all
@@ -470,7 +439,7 @@ def sobel(image: np.ndarray, ctx: FrameContext, *, mix: float = 0.5, gain: float
     return _edges(image, operator="sobel", mix=mix, gain=gain, colour=colour)
 
 
-def prewitt(image: np.ndarray, ctx: FrameContext, *, mix: float = 0.5, gain: float = 2.0, colour: bool = False) -> np.ndarray:
+def prewitt(image: np.ndarray, ctx: FrameContext, *, mix: Unit = 0.5, gain: Positive = 2.0, colour: bool = False) -> np.ndarray:
     """Replace the image by its Prewitt edges: like sobel, falls apart faster.
 
     mix: 1 gives the edge image alone; smaller values blend it over the frame.
@@ -480,14 +449,13 @@ def prewitt(image: np.ndarray, ctx: FrameContext, *, mix: float = 0.5, gain: flo
     return _edges(image, operator="prewitt", mix=mix, gain=gain, colour=colour)
 
 
-def blur(image: np.ndarray, ctx: FrameContext, *, sigma: float = 1.0, boundary: Boundary = "reflect") -> np.ndarray:
+def blur(image: np.ndarray, ctx: FrameContext, *, sigma: NonNegative = 1.0, boundary: Boundary = "reflect") -> np.ndarray:
     """Gaussian blur: softens the last dream so the next one grows new details.
 
     sigma: standard deviation of the Gaussian in pixels (0 is the identity).
     boundary: how the image is extended past its edges: reflect, mirror,
         nearest, wrap or black.
     """
-    _check_positive("blur", "sigma", sigma, allow_zero=True)
     _check_choice("blur", "boundary", boundary, tuple(_SCIPY_MODES))
     if sigma == 0:
         return _finish(image.copy())
@@ -496,7 +464,7 @@ def blur(image: np.ndarray, ctx: FrameContext, *, sigma: float = 1.0, boundary: 
 
 
 def fade(
-    image: np.ndarray, ctx: FrameContext, *, contrast: float = 0.7, saturation: float = 0.8, sigma: float = 0.0
+    image: np.ndarray, ctx: FrameContext, *, contrast: Unit = 0.7, saturation: Unit = 0.8, sigma: NonNegative = 0.0
 ) -> np.ndarray:
     """Fade the last frame toward its mean colour, so a chain of lucid dreams does not saturate.
 
@@ -509,11 +477,6 @@ def fade(
     saturation: how much of each pixel's colour (difference from its grey) is kept.
     sigma: an optional Gaussian blur in pixels, applied first.
     """
-    if not 0 <= contrast <= 1:
-        raise _fail("fade", f"parameter 'contrast' must be between 0 and 1; got {contrast}")
-    if not 0 <= saturation <= 1:
-        raise _fail("fade", f"parameter 'saturation' must be between 0 and 1; got {saturation}")
-    _check_positive("fade", "sigma", sigma, allow_zero=True)
     out = ndimage.gaussian_filter(image, sigma=(sigma, sigma, 0.0), mode="reflect") if sigma > 0 else image
     grey = out.mean(axis=2, keepdims=True)
     out = grey + saturation * (out - grey)
@@ -525,7 +488,7 @@ def fade(
 
 
 def hue_shift(
-    image: np.ndarray, ctx: FrameContext, *, degrees: float = 10.0, saturation: float = 1.0, value: float = 1.0
+    image: np.ndarray, ctx: FrameContext, *, degrees: float = 10.0, saturation: NonNegative = 1.0, value: NonNegative = 1.0
 ) -> np.ndarray:
     """Turn the colour wheel a little each frame, optionally scaling saturation and brightness.
 
@@ -533,8 +496,6 @@ def hue_shift(
     saturation: multiplies the saturation (1 unchanged, 0 grey, >1 more vivid).
     value: multiplies the brightness (HSV value), clipped to 1.
     """
-    _check_positive("hue_shift", "saturation", saturation, allow_zero=True)
-    _check_positive("hue_shift", "value", value, allow_zero=True)
     hsv = color.rgb2hsv(np.clip(image, 0.0, 1.0))
     hsv[..., 0] = np.mod(hsv[..., 0] + degrees / 360.0, 1.0)
     hsv[..., 1] = np.clip(hsv[..., 1] * saturation, 0.0, 1.0)
@@ -542,16 +503,12 @@ def hue_shift(
     return _finish(color.hsv2rgb(hsv))
 
 
-def posterize(image: np.ndarray, ctx: FrameContext, *, levels: int = 6, mix: float = 1.0) -> np.ndarray:
+def posterize(image: np.ndarray, ctx: FrameContext, *, levels: Annotated[int, Range(2, 256)] = 6, mix: Unit = 1.0) -> np.ndarray:
     """Flatten the palette to a few levels per channel (the seed's "palette flattening").
 
     levels: how many values each colour channel keeps (2 to 256).
     mix: 1 gives the flattened image; smaller values blend it with the original.
     """
-    if not 2 <= levels <= 256:
-        raise _fail("posterize", f"parameter 'levels' must be from 2 to 256; got {levels}")
-    if not 0 <= mix <= 1:
-        raise _fail("posterize", f"parameter 'mix' must be between 0 and 1; got {mix}")
     flat = np.round(image * (levels - 1)) / (levels - 1)
     return _finish((1.0 - mix) * image + mix * flat)
 
@@ -592,10 +549,10 @@ def pixel_sort(
     *,
     direction: Direction = "horizontal",
     key: Literal["brightness", "hue", "saturation"] = "brightness",
-    lower: float = 0.25,
-    upper: float = 0.8,
+    lower: Unit = 0.25,
+    upper: Unit = 0.8,
     reverse: bool = False,
-    fraction: float = 1.0,
+    fraction: Unit = 1.0,
 ) -> np.ndarray:
     """Glitch: sort runs of pixels whose brightness lies between two thresholds.
 
@@ -610,10 +567,8 @@ def pixel_sort(
     """
     _check_choice("pixel_sort", "direction", direction, ("vertical", "horizontal"))
     _check_choice("pixel_sort", "key", key, _SORT_KEYS)
-    if not 0 <= lower <= upper <= 1:
-        raise _fail("pixel_sort", f"parameters 'lower' and 'upper' must satisfy 0 <= lower <= upper <= 1; got {lower}, {upper}")
-    if not 0 <= fraction <= 1:
-        raise _fail("pixel_sort", f"parameter 'fraction' must be between 0 and 1; got {fraction}")
+    if not lower <= upper:
+        raise _fail("pixel_sort", f"parameters 'lower' and 'upper' must satisfy lower <= upper; got {lower}, {upper}")
     work = image if direction == "horizontal" else image.transpose(1, 0, 2)
     keys = _sort_key(work, key)
     mask = (keys >= lower) & (keys <= upper)
@@ -672,7 +627,41 @@ def validate_steps(steps: list[dict], transforms: dict, *, where: str) -> None:
         resolve_step(step, ctx, where=f"{where} step {i + 1}")
 
 
-def chain(image: np.ndarray, ctx: FrameContext, *, transforms: list[dict] = []) -> np.ndarray:  # noqa: B006
+class Steps:
+    """A limit marker: a list of nested transform steps, each checked (name and parameters) when the spec loads.
+
+    It uses the host's transform registry (``context["transforms"]``); without
+    one (a component made by hand) the steps are checked when applied.
+    """
+
+    quote_value = False  # the nested step's own message names its value
+
+    def describe(self) -> str:
+        return "steps checked when the spec loads"
+
+    def check(self, value, context) -> str | None:
+        transforms = context.get("transforms")
+        if not transforms or not isinstance(value, (list, tuple)):
+            return None
+        ctx = FrameContext(index=0, total=1, rng=np.random.default_rng(0), transforms=transforms)
+        try:
+            for i, step in enumerate(value):
+                where = f"step {i + 1}"
+                component, _ = resolve_step(step, ctx, where=where)
+                label = f"{where} ('{step['name']}')"
+                fixed, schedules = split_schedules(component, {k: v for k, v in step.items() if k != "name"}, where=label)
+                for name, schedule in schedules.items():  # every key value of a nested schedule, not only frame 0's
+                    for key_value in schedule.probe_values():
+                        component.bind({**fixed, name: key_value}, where=label)
+        except NeuralgaeError as exc:
+            return str(exc)
+        return None
+
+
+StepList = Annotated[list[dict], Steps()]
+
+
+def chain(image: np.ndarray, ctx: FrameContext, *, transforms: StepList = []) -> np.ndarray:  # noqa: B006
     """Apply several transforms in order, e.g. a zoom then a slight rotation.
 
     transforms: a list of tables, each a transform's name and its parameters:
@@ -694,9 +683,9 @@ def subregions(
     image: np.ndarray,
     ctx: FrameContext,
     *,
-    rows: int = 2,
-    columns: int = 2,
-    transforms: list[dict] = _DEFAULT_TILE_STEPS,
+    rows: AtLeastOne = 2,
+    columns: AtLeastOne = 2,
+    transforms: StepList = _DEFAULT_TILE_STEPS,
 ) -> np.ndarray:
     """Cut the image into a grid of tiles and transform each tile its own way.
 

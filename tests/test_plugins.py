@@ -679,3 +679,86 @@ def test_a_broken_plugin_does_not_block_commands_that_do_not_need_it(site, monke
     assert len(warning) == 1 and warning[0].startswith("nd: note: plugin 'broken' from distribution 'nd-broken-plugin' failed to load")
     listed = CliRunner().invoke(app, ["plugins"])
     assert listed.exit_code == 0 and "  broken  BROKEN  plugin 'broken'" in listed.output
+
+
+# -- a third-party component declares its limits in its signature ------------------------
+
+from typing import Annotated  # noqa: E402
+
+from neuralgae.core import Choice, NonFinite, Range, Shape  # noqa: E402 - the public place of the markers
+
+
+def _speckle(
+    image,
+    ctx,
+    *,
+    amount: Annotated[float, Range(0, 1)] = 0.5,
+    radius: Annotated[int, Range(1, 8)] = 2,
+    levels: Annotated[int, Choice(2, 4, 8)] = 4,
+    tint: Annotated[list[float], Shape((3,)), Range(0, 1)] = [1.0, 1.0, 1.0],  # noqa: B006
+    bias: Annotated[float, NonFinite] = 0.0,
+    sharp: Annotated[float, Range(0, low_open=True)] | None = None,
+    gamma: float = 1.0,
+):
+    """A fake third-party transform with declared limits."""
+    return image
+
+
+_speckle.__name__ = "speckle"
+
+
+def _speckle_module():
+    module = types.ModuleType("nd_speckle")
+
+    @hookimpl
+    def register_transforms(register):
+        register(_speckle)
+
+    module.register_transforms = register_transforms
+    return module
+
+
+def test_third_party_limits_are_enforced_and_described():
+    speckle = PluginHost(builtins=False, entry_points=False, extra=[_speckle_module()]).transforms["speckle"]
+    bad = [
+        ({"amount": 1.5}, "transform 'speckle': parameter 'amount' must be from 0 to 1; got 1.5"),
+        ({"radius": 0}, "parameter 'radius' must be from 1 to 8; got 0"),
+        ({"levels": 3}, "parameter 'levels' must be one of 2, 4, 8"),
+        ({"tint": [1, 1]}, "parameter 'tint' must have shape 3; got 2"),
+        ({"tint": [1, 2, 1]}, "parameter 'tint' must be from 0 to 1; got [1.0, 2.0, 1.0]"),
+        ({"sharp": 0}, "parameter 'sharp' must be > 0; got 0"),
+        ({"gamma": float("nan")}, "parameter 'gamma' must be a finite number; got nan"),
+        ({"amount": float("inf")}, "parameter 'amount' must be a finite number; got inf"),
+    ]
+    for values, message in bad:
+        with pytest.raises(NeuralgaeError) as info:
+            speckle.bind(values)
+        assert message in str(info.value) and "\n" not in str(info.value)
+    ok = speckle.bind({"amount": 0, "radius": 8, "levels": 8, "tint": [0, 1, 0.5], "bias": float("-inf"), "sharp": None})
+    assert ok["amount"] == 0.0 and ok["bias"] == float("-inf") and ok["sharp"] is None
+    assert speckle.bind({"sharp": 0.1})["sharp"] == 0.1
+    described = [p.describe() for p in speckle.params.values()]
+    assert "amount: float [from 0 to 1] (default 0.5)" in described
+    assert "levels: int [one of 2, 4, 8] (default 4)" in described
+    assert "tint: list[float] [shape 3, from 0 to 1] (default [1.0, 1.0, 1.0])" in described
+    assert "bias: float [inf and nan allowed] (default 0.0)" in described
+
+
+def test_renderers_declare_their_ranges():
+    renderers = PluginHost(entry_points=False).registry("renderer")
+    draw, dream = renderers["draw"], renderers["dream"]
+    for component, values, message in [
+        (draw, {"steps": -1}, "renderer 'draw': parameter 'steps' must be >= 0; got -1"),
+        (draw, {"prior_weight": -0.5}, "renderer 'draw': parameter 'prior_weight' must be >= 0; got -0.5"),
+        (draw, {"others_weight": float("nan")}, "parameter 'others_weight' must be a finite number; got nan"),
+        (dream, {"octave_scale": 1.0}, "renderer 'dream': parameter 'octave_scale' must satisfy 1 < value <= 4; got 1.0"),
+        (dream, {"tile_size": 32}, "parameter 'tile_size' must be >= 64; got 32"),
+        (dream, {"step_size": float("inf")}, "parameter 'step_size' must be a finite number; got inf"),
+    ]:
+        with pytest.raises(NeuralgaeError) as info:
+            component.bind(values)
+        assert message in str(info.value) and "\n" not in str(info.value)
+    assert draw.bind({"steps": 0, "prior_weight": 0})["prior_weight"] == 0.0
+    assert draw.bind({"prior_weight": None})["prior_weight"] is None
+    assert dream.bind({"octave_scale": 4, "step_size": 1, "tile_size": 64, "jitter": 0})["octave_scale"] == 4.0
+    assert "[>= 0]" in draw.params["prior_weight"].describe()

@@ -271,14 +271,7 @@ def test_fixed_unknown_name_suggests_the_closest():
     "call,message",
     [
         (lambda p: S.neuralgae(p, ctx(), n=5, s=8), r"sampler 'neuralgae': parameter 's' \(8\) must not exceed 'n' \(5\)"),
-        (lambda p: S.neuralgae(p, ctx(), n=2000), "sampler 'neuralgae': parameter 'n' must be between 1 and 1000"),
-        (lambda p: S.neuralgae(p, ctx(), s=0), "parameter 's' must be between 1 and 1000"),
         (lambda p: S.neuralgae(p, ctx(), reset="sometimes"), "parameter 'reset' must be"),
-        (lambda p: S.neuralgae(p, ctx(), reset_scale=1.5), "parameter 'reset_scale' must be in"),
-        (lambda p: S.top_k(p, ctx(), k=0), "sampler 'top_k': parameter 'k'"),
-        (lambda p: S.weighted(p, ctx(), exponent=-1.0), "sampler 'weighted': parameter 'exponent'"),
-        (lambda p: S.avoid_attractors(p, ctx(), group_penalty=0.0), "sampler 'avoid_attractors': parameter 'group_penalty'"),
-        (lambda p: S.avoid_attractors(p, ctx(), memory=-1), "parameter 'memory'"),
         (lambda p: S.neuralgae(p[:10], ctx()), r"sampler 'neuralgae': probs must be a vector of 1000.*\(10,\)"),
         (lambda p: S.neuralgae(p - 0.5, ctx()), "non-negative"),
         (lambda p: S.neuralgae(p * 0, ctx()), "all zero"),
@@ -288,6 +281,37 @@ def test_fixed_unknown_name_suggests_the_closest():
 def test_bad_parameters_raise_errors_naming_sampler_and_parameter(call, message):
     with pytest.raises(NeuralgaeError, match=message):
         call(dirichlet_probs(0))
+
+
+# (sampler, parameter, refused values, accepted boundary values): declared limits, checked when binding
+SAMPLER_LIMITS = [
+    ("neuralgae", "n", [0, 2000], [1000]),
+    ("neuralgae", "s", [0, 1001], [1]),
+    ("neuralgae", "cutoff", [-0.1, 1.5, float("nan")], [0.0, 1.0]),
+    ("neuralgae", "reset_overlap", [0.0, 1.1], [1.0]),
+    ("neuralgae", "reset_add", [0], [1, 1000]),
+    ("neuralgae", "reset_scale", [0.0, 1.5], [1.0]),
+    ("top_k", "k", [0, 1001], [1, 1000]),
+    ("weighted", "exponent", [-1.0, 101.0, float("inf")], [0.0, 100.0]),
+    ("weighted", "cutoff", [1.01], [0.0]),
+    ("avoid_attractors", "memory", [-1, 101], [0, 100]),
+    ("avoid_attractors", "class_penalty", [0.0], [1.0]),
+    ("avoid_attractors", "group_penalty", [0.0, 1.5], [1.0]),
+    ("avoid_attractors", "group_share", [0.0], [1.0]),
+]
+
+
+@pytest.mark.parametrize(("name", "param", "bad", "good"), SAMPLER_LIMITS, ids=[f"{n}-{p}" for n, p, _, _ in SAMPLER_LIMITS])
+def test_sampler_limits_refuse_bad_values_and_accept_the_boundaries(host, name, param, bad, good):
+    component = host.samplers[name]
+    for value in bad:
+        with pytest.raises(NeuralgaeError) as info:
+            component.bind({param: value})
+        message = str(info.value)
+        assert "\n" not in message and message.startswith(f"sampler '{name}': parameter '{param}' must ")
+        assert f"got {value!r}" in message
+    for value in good:
+        assert component.bind({param: value})[param] == value
 
 
 # -- avoid_attractors -------------------------------------------------------------------

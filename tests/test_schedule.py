@@ -142,7 +142,7 @@ def test_key_values_are_checked_against_the_components_own_limits(tmp_path):
         make_spec(tmp_path, host, text)
     message = str(info.value)
     assert "transforms[0] (zoom): parameter 'scale': its schedule reaches 1.5, which the component refuses" in message
-    assert "must be less than 1" in message
+    assert "transform 'zoom': parameter 'scale' must be < 1; got 1.5" in message
     assert make_spec(tmp_path, host, text.replace("1.5", "0.2")).transforms[0].at(30)["scale"] == 0.2
 
 
@@ -238,7 +238,16 @@ def test_a_renderers_schedule_is_checked_against_its_check_params(tmp_path):
     text = '[source]\nnoise = "64x64"\n[renderer]\nname = "dream"\nstep_size = { keys = [[0, 0.01], [59, 2.0]] }\n'
     with pytest.raises(NeuralgaeError) as info:
         make_spec(tmp_path, host, text)
-    assert "renderer (dream): parameter 'step_size': its schedule reaches 2.0, which the component refuses: step size must be above 0 and at most 1" in str(info.value)
+    assert (
+        "renderer (dream): parameter 'step_size': its schedule reaches 2.0, which the component refuses: "
+        "renderer 'dream': parameter 'step_size' must satisfy 0 < value <= 1; got 2.0"
+    ) in str(info.value)
+    # a limit across parameters is still the renderer's check_params
+    text = '[source]\nnoise = "64x64"\n[renderer]\nname = "dream"\ntile_size = 128\ntile_overlap = { keys = [[0, 8], [9, 100]] }\n'
+    with pytest.raises(NeuralgaeError, match="its schedule reaches 100, which the component refuses: tile overlap must be between 0 and half"):
+        make_spec(tmp_path, host, text)
+    with pytest.raises(NeuralgaeError, match=r"renderer \(dream\): parameter 'octaves' must be >= 1; got 0"):
+        make_spec(tmp_path, host, '[source]\nnoise = "64x64"\n[renderer]\nname = "dream"\noctaves = 0\n')
     # a renderer without check_params (the fake dream) is checked against the type only
     assert make_spec(tmp_path, fake_host(), SPEC.replace("[5, 12]", "[5, 500]")).renderer.at(5)["steps"] == 500
 

@@ -369,7 +369,7 @@ def test_composites_need_the_registry():
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
-        ("zoom", {"scale": 1.0}, "transform 'zoom': parameter 'scale' must be less than 1"),
+        ("zoom", {"scale": 1.0}, "transform 'zoom': parameter 'scale' must be < 1; got 1.0"),
         ("zoom", {"order": 7}, "transform 'zoom': parameter 'order'"),
         ("stretch", {"scale": 1.5}, "transform 'stretch': parameter 'scale'"),
         ("roll", {"function": "sine", "period": 0}, "transform 'roll': parameter 'period' must be > 0"),
@@ -378,16 +378,16 @@ def test_composites_need_the_registry():
         ("roll", {"every": 0}, "transform 'roll': parameter 'every'"),
         ("stochastic_shift", {"lower": 5, "upper": -5}, "transform 'stochastic_shift': parameters 'lower'"),
         ("alternating_roll", {"frames": 0}, "transform 'alternating_roll': parameter 'frames'"),
-        ("affine", {"matrix": [[1.0, 0.0, 0.0, 1.0]]}, "transform 'affine': parameter 'matrix' must be 2x2 or 2x3"),
+        ("affine", {"matrix": [[1.0, 0.0, 0.0, 1.0]]}, "transform 'affine': parameter 'matrix' must have shape 2x2 or 2x3; got 1x4"),
         ("affine", {"offset": [1.0]}, "transform 'affine': parameter 'offset'"),
         ("sobel", {"mix": 1.5}, "transform 'sobel': parameter 'mix'"),
         ("prewitt", {"gain": 0.0}, "transform 'prewitt': parameter 'gain' must be > 0"),
         ("blur", {"sigma": -1.0}, "transform 'blur': parameter 'sigma' must be >= 0"),
-        ("fade", {"contrast": 1.5}, "transform 'fade': parameter 'contrast' must be between 0 and 1"),
+        ("fade", {"contrast": 1.5}, "transform 'fade': parameter 'contrast' must be from 0 to 1; got 1.5"),
         ("fade", {"saturation": -0.1}, "transform 'fade': parameter 'saturation'"),
         ("hue_shift", {"saturation": -1.0}, "transform 'hue_shift': parameter 'saturation'"),
         ("posterize", {"levels": 1}, "transform 'posterize': parameter 'levels'"),
-        ("pixel_sort", {"lower": 0.9, "upper": 0.1}, "transform 'pixel_sort': parameters 'lower' and 'upper'"),
+        ("pixel_sort", {"lower": 0.9, "upper": 0.1}, "transform 'pixel_sort': parameters 'lower' and 'upper' must satisfy lower <= upper"),
         ("subregions", {"rows": 100}, "transform 'subregions': parameter 'rows'"),
     ],
 )
@@ -410,3 +410,153 @@ def test_docs_describe_every_transform_and_parameter(registry):
         assert section, f"docs/transforms.md has no section '### `{name}`'"
         for param in component.params:
             assert f"`{param}`" in section.group(1), f"docs/transforms.md: {name} does not document '{param}'"
+
+
+# -- declared limits (Annotated[..., Range(...)]), checked when the spec loads ---------------
+
+# (transform, parameter, refused values, accepted boundary values)
+LIMITS = [
+    ("zoom", "scale", [1.0, 1.5], [0.999, -2.0]),
+    ("zoom", "order", [-1, 6], [0, 5]),
+    ("stretch", "scale", [1.0], [-0.5]),
+    ("rotate", "order", [6], [0]),
+    ("affine", "order", [9], [5]),
+    ("roll", "period", [0.0, -3.0], [0.5]),
+    ("roll", "group", [0], [1]),
+    ("roll", "every", [0], [1]),
+    ("stochastic_shift", "even_scale", [-0.1], [0.0]),
+    ("alternating_roll", "frames", [0], [1]),
+    ("alternating_roll", "group", [0], [1]),
+    ("sobel", "mix", [-0.1, 1.5], [0.0, 1.0]),
+    ("sobel", "gain", [0.0], [0.01]),
+    ("prewitt", "mix", [1.01], [1.0]),
+    ("blur", "sigma", [-1.0], [0.0]),
+    ("fade", "contrast", [1.5], [0.0, 1.0]),
+    ("fade", "saturation", [-0.1], [0.0, 1.0]),
+    ("fade", "sigma", [-1.0], [0.0]),
+    ("hue_shift", "saturation", [-1.0], [0.0]),
+    ("hue_shift", "value", [-0.5], [0.0]),
+    ("posterize", "levels", [1, 257], [2, 256]),
+    ("posterize", "mix", [2.0], [0.0, 1.0]),
+    ("pixel_sort", "fraction", [2.0, -0.5], [0.0, 1.0]),
+    ("pixel_sort", "lower", [-0.1], [0.0]),
+    ("pixel_sort", "upper", [1.1], [1.0]),
+    ("subregions", "rows", [0], [1]),
+    ("subregions", "columns", [0], [1]),
+]
+
+
+@pytest.mark.parametrize(("name", "param", "bad", "good"), LIMITS, ids=[f"{n}-{p}" for n, p, _, _ in LIMITS])
+def test_declared_limits_refuse_bad_values_and_accept_the_boundaries(registry, name, param, bad, good):
+    component = registry[name]
+    assert component.params[param].limits, f"{name}.{param} declares no limits"
+    for value in bad:
+        with pytest.raises(NeuralgaeError) as info:
+            component.bind({param: value})
+        message = str(info.value)
+        assert "\n" not in message
+        assert message.startswith(f"transform '{name}': parameter '{param}' must ") and f"got {value!r}" in message
+    for value in good:
+        assert component.bind({param: value})[param] == value
+        apply(registry, name, random_image(), **{param: value})  # and the boundary renders
+
+
+def test_affine_shapes_are_declared(registry):
+    bind = registry["affine"].bind
+    with pytest.raises(NeuralgaeError, match=r"parameter 'matrix' must have shape 2x2 or 2x3; got 3x2"):
+        bind({"matrix": [[1, 0], [0, 1], [0, 0]]})
+    with pytest.raises(NeuralgaeError, match=r"parameter 'matrix' must have shape 2x2 or 2x3; got a ragged list"):
+        bind({"matrix": [[1, 0], [0]]})
+    with pytest.raises(NeuralgaeError, match=r"parameter 'offset' must have shape 2; got 3"):
+        bind({"offset": [1, 2, 3]})
+    assert bind({"matrix": [[1, 0, 2], [0, 1, 0]]})["matrix"] == [[1.0, 0.0, 2.0], [0.0, 1.0, 0.0]]
+
+
+@pytest.mark.parametrize(
+    ("name", "param", "value"),
+    [("rotate", "angle", float("nan")), ("hue_shift", "degrees", float("inf")), ("zoom", "scale", float("-inf")),
+     ("affine", "matrix", [[1.0, float("nan")], [0.0, 1.0]]), ("roll", "drift", float("nan"))],
+)
+def test_every_float_is_finite_by_default(registry, name, param, value):
+    with pytest.raises(NeuralgaeError) as info:
+        registry[name].bind({param: value})
+    message = str(info.value)
+    assert "\n" not in message and f"transform '{name}': parameter '{param}' must be a finite number; got " in message
+
+
+def _spec(tmp_path, transforms_toml: str):
+    from neuralgae.core.spec import load_spec
+
+    path = tmp_path / "spec.toml"
+    path.write_text('[source]\nnoise = "32x32"\n[renderer]\nname = "dream"\n' + transforms_toml, encoding="utf-8")
+    return load_spec(path, host=PluginHost(entry_points=False), out=tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[[transforms]]\nname = "blur"\nsigma = -1\n', "transforms[0] (blur): parameter 'sigma' must be >= 0; got -1.0"),
+        ('[[transforms]]\nname = "posterize"\nlevels = 1\n', "parameter 'levels' must be from 2 to 256; got 1"),
+        ('[[transforms]]\nname = "roll"\ngroup = 0\n', "parameter 'group' must be >= 1; got 0"),
+        ('[[transforms]]\nname = "pixel_sort"\nfraction = 2\n', "parameter 'fraction' must be from 0 to 1; got 2.0"),
+        ('[[transforms]]\nname = "affine"\nmatrix = [[1, 0, 0, 1]]\n', "parameter 'matrix' must have shape 2x2 or 2x3; got 1x4"),
+        ('[[transforms]]\nname = "blur"\nsigma = inf\n', "parameter 'sigma' must be a finite number; got inf"),
+        ('[[transforms]]\nname = "rotate"\nangle = nan\n', "parameter 'angle' must be a finite number; got nan"),
+        # two levels deep: chain -> subregions -> blur, and chain -> chain -> zoom
+        (
+            '[[transforms]]\nname = "chain"\ntransforms = [{name = "subregions", transforms = [{name = "blur", sigma = -1}]}]\n',
+            "transforms[0] (chain): parameter 'transforms' step 1 ('subregions'): parameter 'transforms' step 1 ('blur'): "
+            "parameter 'sigma' must be >= 0; got -1.0",
+        ),
+        (
+            '[[transforms]]\nname = "chain"\ntransforms = [{name = "chain", transforms = [{name = "zoom", scale = nan}]}]\n',
+            "step 1 ('chain'): parameter 'transforms' step 1 ('zoom'): parameter 'scale' must be a finite number; got nan",
+        ),
+        (
+            '[[transforms]]\nname = "chain"\ntransforms = [{name = "chain", transforms = [{name = "blur", sigma = { keys = [[0, 1], [9, -3]] }}]}]\n',
+            "step 1 ('chain'): parameter 'transforms' step 1 ('blur'): parameter 'sigma' must be >= 0; got -3.0",
+        ),
+        (
+            '[[transforms]]\nname = "blur"\nsigma = { keys = [[0, 1], [10, -2]] }\n',
+            "transforms[0] (blur): parameter 'sigma' must be >= 0; got -2.0",
+        ),
+        (
+            '[[transforms]]\nname = "posterize"\nlevels = { keys = [[0, 4], [10, 300]] }\n',
+            "parameter 'levels' must be from 2 to 256; got 300",
+        ),
+    ],
+)
+def test_limits_are_checked_when_the_spec_loads(tmp_path, toml, message):
+    with pytest.raises(NeuralgaeError) as info:
+        _spec(tmp_path, toml)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_boundary_values_and_good_nested_steps_load(tmp_path):
+    spec = _spec(
+        tmp_path,
+        '[[transforms]]\nname = "blur"\nsigma = 0\n[[transforms]]\nname = "posterize"\nlevels = 256\n'
+        '[[transforms]]\nname = "chain"\ntransforms = [{name = "subregions", transforms = [{name = "blur", sigma = 0}]}]\n'
+        '[[transforms]]\nname = "pixel_sort"\nfraction = { keys = [[0, 0], [10, 1]] }\n'
+        '[[transforms]]\nname = "chain"\ntransforms = [{name = "zoom", scale = { keys = [[0, 0], [9, 0.999]] }}]\n',
+    )
+    assert len(spec.transforms) == 5
+
+
+def test_params_describe_their_limits(registry):
+    assert registry["blur"].params["sigma"].describe() == "sigma: float [>= 0] (default 1.0)"
+    assert registry["posterize"].params["levels"].describe() == "levels: int [from 2 to 256] (default 6)"
+    assert "[< 1]" in registry["zoom"].params["scale"].describe()
+    assert "[shape 2x2 or 2x3]" in registry["affine"].params["matrix"].describe()
+    assert "[steps checked when the spec loads]" in registry["chain"].params["transforms"].describe()
+
+
+def test_docs_list_every_declared_limit(registry):
+    text = DOCS.read_text(encoding="utf-8")
+    for name, component in registry.items():
+        section = re.search(rf"^### `{name}`\n(.*?)(?=^##|\Z)", text, flags=re.S | re.M).group(1)
+        for param in component.params.values():
+            if param.limits_text():
+                row = re.search(rf"^\| `{param.name}` \|.*$", section, flags=re.M)
+                if row:  # (alternating_roll documents the shift numbers as "as roll")
+                    assert f"Limits: {param.limits_text()}." in row.group(0), f"docs/transforms.md: {name}.{param.name}"
