@@ -51,8 +51,10 @@ def type_name(annotation) -> str:
 
 
 def describe_param(param) -> str:
+    """``sigma: float [>= 0] (default 1.0)``: a parameter's type, declared limits and default."""
     default = "required" if param.required else f"default {param.default!r}"
-    return f"{param.name}: {type_name(param.type)} ({default})"
+    limits = param.limits_text() if hasattr(param, "limits_text") else ""
+    return f"{param.name}: {type_name(param.type)}{f' [{limits}]' if limits else ''} ({default})"
 
 
 def _params_line(component: Component) -> str:

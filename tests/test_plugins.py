@@ -762,3 +762,13 @@ def test_renderers_declare_their_ranges():
     assert draw.bind({"prior_weight": None})["prior_weight"] is None
     assert dream.bind({"octave_scale": 4, "step_size": 1, "tile_size": 64, "jitter": 0})["octave_scale"] == 4.0
     assert "[>= 0]" in draw.params["prior_weight"].describe()
+
+
+def test_nd_plugins_shows_each_parameters_declared_limits():
+    from neuralgae.core.plugins import PluginHost
+
+    app = cli(PluginHost(entry_points=False), pytest.MonkeyPatch())
+    blur = CliRunner().invoke(app, ["plugins", "blur"])
+    assert blur.exit_code == 0 and "sigma: float [>= 0] (default 1.0)" in blur.output
+    sort = CliRunner().invoke(app, ["plugins", "pixel_sort"])
+    assert "fraction: float [from 0 to 1] (default 1.0)" in sort.output
