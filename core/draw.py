@@ -37,7 +37,8 @@ from .draw_tiles import random_offset, spiral_tiles, tile_window
 from .draw_views import apply_view, gaussian_blur, random_affine
 from .errors import NeuralgaeError
 from .images import smooth_noise
-from .network import Network, check_layer, loss_scale, network_device
+from .device import NOTICES, free_memory, is_out_of_memory, release_cached_memory
+from .network import Network, check_layer, input_gradient, network_device
 from .parameterisation import precondition
 from .prior import student_t_penalty
 from .tileable import torus_ops
@@ -224,11 +225,7 @@ def crops_gradient(
     if settings.prior_weight:
         # the penalty is a mean over the batch's equal-sized crops: times N, it is the sum of theirs
         loss = loss - settings.prior_weight * x.shape[0] * student_t_penalty(x, scales=settings.prior_scales)
-    scale = loss_scale(net)  # fp16 networks: keep small gradients from flushing to zero
-    (grad,) = torch.autograd.grad(loss * scale if scale != 1 else loss, x)
-    if scale != 1:
-        grad = torch.nan_to_num_(grad.div_(scale), nan=0.0, posinf=0.0, neginf=0.0)
-    return grad, objective.detach()
+    return input_gradient(net, loss, x), objective.detach()
 
 
 def random_views(rng: np.random.Generator, height: int, width: int, settings: DrawSettings) -> list[torch.Tensor]:
@@ -314,8 +311,6 @@ def canvas_gradient(
 
 def batch_pixels(device: torch.device) -> int:
     """Most crop pixels one batched pass holds on ``device``: :data:`BATCH_PIXELS`, or what a GPU's free memory allows."""
-    from .device import free_memory
-
     free = free_memory(device)
     if free is None:
         return BATCH_PIXELS
@@ -332,8 +327,6 @@ def _batch_gradients(net, canvas, batch, targets, masks, settings):
     A device that runs out of memory gets the batch in two halves, and so
     on down to one crop, saying so once per size on the ``neuralgae`` logger.
     """
-    from .device import NOTICES, is_out_of_memory, release_cached_memory
-
     group = batch[0][1]
     try:
         crops = torch.cat([canvas[:, :, t:b, l:r] for (t, b, l, r), _, _ in batch])

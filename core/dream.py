@@ -11,7 +11,7 @@ octaves are processed in tiles whose grid moves every step (see
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from .device import NOTICES, free_memory, is_out_of_memory, release_cached_memor
 from .errors import NeuralgaeError, check_all
 from .images import resize
 from .limits import MAX_STEPS
-from .network import LayerSelection, Network, check_layer, loss_scale, network_device, network_precision
+from .network import LayerSelection, Network, check_layer, input_gradient, network_device, network_precision
 from .objectives import Objective, dream_objective, guided
 from .tiling import tile_boxes
 from .tileable import octave_resize
@@ -113,11 +113,7 @@ def objective_gradient(net: Network, objective: Objective, image: torch.Tensor) 
     """
     x = image.detach().requires_grad_(True)
     value = objective(net.features(x, objective.layers))
-    scale = loss_scale(net)
-    (grad,) = torch.autograd.grad(value * scale if scale != 1 else value, x)
-    if scale != 1:
-        grad = torch.nan_to_num_(grad.div_(scale), nan=0.0, posinf=0.0, neginf=0.0)
-    return grad, value.detach()
+    return input_gradient(net, value, x), value.detach()
 
 
 def tiled_gradient(
@@ -180,8 +176,6 @@ def fit_to_device(settings: DreamSettings, image: torch.Tensor, precision: str =
     this is asked, at the start of each octave, so what is free is what the
     step has. Other devices, and ``tiling`` set by the user, are unchanged.
     """
-    from dataclasses import replace
-
     free = step_memory(image.device) if settings.tiling == "auto" else None
     if free is None:
         return settings
@@ -191,7 +185,11 @@ def fit_to_device(settings: DreamSettings, image: torch.Tensor, precision: str =
     if h * w <= budget:
         return replace(settings, tiling="never")
     window = int(budget**0.5)
-    tile = max(MIN_RETRY_TILE, (window - 2 * settings.tile_overlap) // 32 * 32)
+    return with_tiles(settings, max(MIN_RETRY_TILE, (window - 2 * settings.tile_overlap) // 32 * 32))
+
+
+def with_tiles(settings: DreamSettings, tile: int) -> DreamSettings:
+    """``settings`` tiled with ``tile`` px tiles, their context cut to what such a tile allows (half its side)."""
     return replace(settings, tiling="always", tile_size=tile, tile_overlap=min(settings.tile_overlap, tile // 2))
 
 
@@ -235,15 +233,11 @@ def step_gradient(
 
 def retry_settings(settings: DreamSettings, shape: tuple[int, int]) -> DreamSettings | None:
     """Settings for a retry after running out of memory: tiles, or tiles half the size; None at the smallest."""
-    from dataclasses import replace
-
     if not uses_tiles(shape, settings):
-        tile = min(settings.tile_size, max(MIN_RETRY_TILE, max(shape) // 2))
-        return replace(settings, tiling="always", tile_size=tile, tile_overlap=min(settings.tile_overlap, tile // 2))
+        return with_tiles(settings, min(settings.tile_size, max(MIN_RETRY_TILE, max(shape) // 2)))
     if settings.tile_size <= MIN_RETRY_TILE:
         return None
-    tile = max(MIN_RETRY_TILE, settings.tile_size // 2)
-    return replace(settings, tile_size=tile, tile_overlap=min(settings.tile_overlap, tile // 2))
+    return with_tiles(settings, max(MIN_RETRY_TILE, settings.tile_size // 2))
 
 
 def ascent_step(

@@ -187,8 +187,8 @@ class EfficientNetLite(nn.Module):
         converted copies of the stages from :data:`LOW_PRECISION_FROM` on, so
         the network can be placed again in any precision without losing bits.
         """
+        self._low_stages = None  # dropped before the move: the old copies need not travel
         self.to(placement.device)
-        self._low_stages = None
         if placement.precision != "fp32":
             low = [copy.deepcopy(m) for _, m in self._stages()[LOW_PRECISION_FROM:]]
             self._low_stages = nn.ModuleList(low).to(device=placement.device, dtype=DTYPES[placement.precision])

@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+from .device import device_label
 from .errors import NeuralgaeError, did_you_mean
 from .limits import MAX_CHANNEL, MAX_LAYER_TEXT, MAX_LAYERS
 
@@ -70,8 +71,7 @@ def placement_record(net) -> dict:
     placement = getattr(net, "placement", None)
     if placement is not None and hasattr(placement, "as_dict"):
         return placement.as_dict()
-    device = network_device(net)
-    return {"device": f"cuda:{device.index or 0}" if device.type == "cuda" else device.type, "precision": "fp32"}
+    return {"device": device_label(network_device(net)), "precision": "fp32"}
 
 
 FP16_LOSS_SCALE = 1024.0
@@ -83,6 +83,19 @@ fp16, and a dream's largest ones stay far below fp16's limit of 65504."""
 def loss_scale(net) -> float:
     """The factor an objective is multiplied by before the backward pass (1 but in fp16)."""
     return FP16_LOSS_SCALE if network_precision(net) == "fp16" else 1.0
+
+
+def input_gradient(net, loss: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Gradient of ``loss`` with respect to ``x``, with the :func:`loss_scale` of ``net`` applied and undone.
+
+    In fp16 a gradient that overflows anyway is zeroed where it did, not
+    spread as inf or NaN over the image.
+    """
+    scale = loss_scale(net)
+    (grad,) = torch.autograd.grad(loss * scale if scale != 1 else loss, x)
+    if scale != 1:
+        grad = torch.nan_to_num_(grad.div_(scale), nan=0.0, posinf=0.0, neginf=0.0)
+    return grad
 
 
 def layer_names(net: Network) -> list[str]:
@@ -125,6 +138,14 @@ class LayerSelection:
 _SELECTION = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(?::\s*([\d,\s\-]+))?\s*(?:@\s*([-+0-9.eE]+))?\s*$")
 
 
+def _channel(digits: str, text: str) -> int:
+    """A channel number of layer ``text``, refused above :data:`MAX_CHANNEL` (before any range is expanded)."""
+    channel = int(digits)
+    if channel > MAX_CHANNEL:
+        raise NeuralgaeError(f"channel {channel} in layer '{text}' is above {MAX_CHANNEL}; no layer has that many channels")
+    return channel
+
+
 def parse_layer_selection(text: str, net: Network | None = None) -> LayerSelection:
     """Parse one ``NAME[:CHANNELS][@WEIGHT]`` item, checking it against ``net`` if given."""
     if len(text) > MAX_LAYER_TEXT:
@@ -146,13 +167,9 @@ def parse_layer_selection(text: str, net: Network | None = None) -> LayerSelecti
                 lo, _, hi = part.partition("-")
                 if not (lo.strip().isdigit() and hi.strip().isdigit()) or int(lo) > int(hi):
                     raise NeuralgaeError(f"bad channel range '{part}' in layer '{text}'; write e.g. '0-15'")
-                if int(hi) > MAX_CHANNEL:
-                    raise NeuralgaeError(f"channel {int(hi)} in layer '{text}' is above {MAX_CHANNEL}; no layer has that many channels")
-                channels.extend(range(int(lo), int(hi) + 1))
+                channels.extend(range(int(lo), _channel(hi, text) + 1))
             elif part.isdigit():
-                if int(part) > MAX_CHANNEL:
-                    raise NeuralgaeError(f"channel {int(part)} in layer '{text}' is above {MAX_CHANNEL}; no layer has that many channels")
-                channels.append(int(part))
+                channels.append(_channel(part, text))
             else:
                 raise NeuralgaeError(f"bad channel '{part}' in layer '{text}'; channels are whole numbers")
         channels = tuple(dict.fromkeys(channels))

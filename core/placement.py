@@ -28,7 +28,6 @@ from pathlib import Path
 import torch
 
 from .device import (
-    DTYPES,
     NOTICES,
     Placement,
     configure_device,
@@ -39,6 +38,7 @@ from .device import (
     resolve_precision,
 )
 from .errors import NeuralgaeError
+from .images import atomic_write
 
 CACHE_ENV = "ND_CACHE_DIR"
 PROBE_SIDE = 384
@@ -59,6 +59,8 @@ class AutocastNetwork:
         self.placement = placement
 
     def __getattr__(self, name):
+        if name in ("_net", "placement"):  # not set yet (copy, pickle): no endless lookup
+            raise AttributeError(name)
         return getattr(self._net, name)
 
     def features(self, x, layers):
@@ -92,11 +94,10 @@ def _read_cache() -> dict:
 def _write_cache(data: dict) -> None:
     """Write the verdicts atomically; a cache that cannot be written is only measured again next time."""
     path = cache_file()
+    text = json.dumps(data, indent=1, sort_keys=True)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     except OSError:
         pass
 
@@ -182,4 +183,4 @@ def place_network(net, device: str | None = None, precision: str | None = None):
     return net
 
 
-__all__ = ["place_network", "bf16_pays_off", "measure_bf16", "AutocastNetwork", "DTYPES"]
+__all__ = ["place_network", "bf16_pays_off", "measure_bf16", "AutocastNetwork"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -23,6 +22,7 @@ import pluggy
 
 from . import hookspecs
 from .components import Component, make_component
+from .device import NOTICES
 from .errors import NeuralgaeError, did_you_mean
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
@@ -39,7 +39,6 @@ BUILTIN_PLUGINS = (
 
 COMPONENT_KINDS = ("transform", "sampler", "renderer", "text_generator")
 
-NOTICES = logging.getLogger("neuralgae")
 RUN_EVENTS = ("run_started", "frame_written", "run_finished")
 
 

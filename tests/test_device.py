@@ -519,3 +519,17 @@ def test_deepdraw_out_of_memory_on_one_tile_is_one_clear_error(net, monkeypatch)
     rng = np.random.default_rng(0)
     with pytest.raises(NeuralgaeError, match="ran out of memory drawing a single tile"):
         render_draw(NoRoom(net, 0), start_canvas(64, 64, rng), [DrawTarget(1)], settings=with_steps(preset("fast"), 2), rng=rng)
+
+
+def test_fp16_gradients_are_loss_scaled_and_overflow_is_zeroed():
+    import types
+
+    from neuralgae.core.network import FP16_LOSS_SCALE, input_gradient, loss_scale
+
+    fp16 = types.SimpleNamespace(placement=Placement(torch.device("cpu"), "fp16"))
+    assert loss_scale(fp16) == FP16_LOSS_SCALE and loss_scale(object()) == 1.0
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    assert torch.equal(input_gradient(fp16, (x * x).sum(), x), 2 * x.detach())
+    y = torch.tensor([1.0, 3e38], requires_grad=True)
+    grad = input_gradient(fp16, (y * y).sum(), y)  # 2 * 3e38 * 1024 overflows float32
+    assert grad[0] == 2.0 and grad[1] == 0.0
