@@ -125,7 +125,7 @@ def resolve_device(name: str | None = None) -> torch.device:
 
     A device that is not there is one error naming what is available.
     """
-    text = (name if name is not None else os.environ.get(DEVICE_ENV, "") or "auto").strip().lower()
+    text = ((name if name is not None else os.environ.get(DEVICE_ENV, "")).strip() or "auto").lower()  # empty: auto
     m = _DEVICE.match(text)
     if not m or (m.group(2) is not None and m.group(1) != "cuda"):
         raise NeuralgaeError(
@@ -165,7 +165,7 @@ def resolve_device(name: str | None = None) -> torch.device:
 
 def check_precision(name: str | None) -> str:
     """``name`` (or ``ND_PRECISION``, or ``auto``) as one of :data:`PRECISIONS`."""
-    text = (name if name is not None else os.environ.get(PRECISION_ENV, "") or "auto").strip().lower()
+    text = ((name if name is not None else os.environ.get(PRECISION_ENV, "")).strip() or "auto").lower()  # empty: auto
     aliases = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "half": "fp16"}
     text = aliases.get(text, text)
     if text not in PRECISIONS:

@@ -26,8 +26,13 @@ SEPARATOR = "+"
 
 
 def ensemble_members(name: str) -> list[str]:
-    """The member names of ``a+b+c`` (one name for a plain network)."""
-    return [part.strip() for part in name.split(SEPARATOR)]
+    """The member names of ``a+b+c`` (one name for a plain network); an empty member is an error."""
+    parts = [part.strip() for part in name.split(SEPARATOR)]
+    if len(parts) > 1 and not all(parts):
+        raise NeuralgaeError(
+            f"network '{name}' has an empty part; join network names with '+', e.g. efficientnet-lite0+efficientnet-lite1"
+        )
+    return parts
 
 
 def is_ensemble(name: str) -> bool:

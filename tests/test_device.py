@@ -533,3 +533,9 @@ def test_fp16_gradients_are_loss_scaled_and_overflow_is_zeroed():
     y = torch.tensor([1.0, 3e38], requires_grad=True)
     grad = input_gradient(fp16, (y * y).sum(), y)  # 2 * 3e38 * 1024 overflows float32
     assert grad[0] == 2.0 and grad[1] == 0.0
+
+
+def test_an_empty_device_or_precision_means_auto(hardware):
+    hardware(cuda=0, mps=False)
+    assert resolve_device("") == resolve_device("  ") == torch.device("cpu")
+    assert resolve_precision(" ", torch.device("cpu")) == "fp32"

@@ -227,3 +227,9 @@ def test_a_spec_checks_every_member_of_an_ensemble(tmp_path, host):
         load_spec(path, host=host)
     path.write_text('network = "efficientnet-lite0+efficientnet-lite1"\n[renderer]\nname = "draw"\nclasses = ["goldfish"]\n')
     assert load_spec(path, host=host).network == "efficientnet-lite0+efficientnet-lite1"
+
+
+@pytest.mark.parametrize("name", ["efficientnet-lite0+", "+", "efficientnet-lite0++efficientnet-lite1"])
+def test_an_ensemble_with_an_empty_part_is_one_clear_error(host, name):
+    with pytest.raises(NeuralgaeError, match="has an empty part; join network names with '\\+'"):
+        host.network(name)
