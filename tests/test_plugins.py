@@ -22,7 +22,7 @@ from neuralgae.core.plugins import PluginError, PluginHost
 from neuralgae_cli import plugins_cmd
 from neuralgae_cli import run as run_cmd
 import test_plugins_fakes as fakes
-from test_plugins_fakes import fake_host
+from test_plugins_fakes import fake_distribution, fake_host, site  # noqa: F401 - site is a fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "nd-example-plugin"
@@ -128,31 +128,6 @@ def test_example_is_gone_after_the_fixture():
 
 
 # -- broken plugins --------------------------------------------------------------------------
-
-
-def fake_distribution(site: Path, name: str, entry: str, module: str | None = None, version: str = "1.0") -> None:
-    """A distribution ``name`` with the entry point ``broken = entry`` (and, given ``module``, that module's code)."""
-    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-    (info / "entry_points.txt").write_text(f"[neuralgae]\nbroken = {entry}\n")
-    if module is not None:
-        (site / f"{entry}.py").write_text(module)
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    """A folder on sys.path whose fake distributions importlib.metadata sees; their modules are forgotten after."""
-    folder = tmp_path / "site"
-    folder.mkdir()
-    monkeypatch.syspath_prepend(str(folder))
-    importlib.invalidate_caches()
-    before = set(sys.modules)
-    yield folder
-    for name in set(sys.modules) - before:
-        if name.startswith("nd_"):
-            sys.modules.pop(name, None)
-    importlib.invalidate_caches()
 
 
 def plugins_app(host, monkeypatch) -> typer.Typer:

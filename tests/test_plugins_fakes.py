@@ -7,10 +7,14 @@ renderers and stay fast.
 
 from __future__ import annotations
 
+import importlib
+import sys
 import types
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pytest
 import torch
 
 from neuralgae.core.hookspecs import hookimpl
@@ -145,6 +149,34 @@ class StopAfter:
     def frame_written(self, run, frame):
         if frame.index == self.index:
             raise KeyboardInterrupt
+
+
+# -- fake distributions: plugins installed the way pip installs them ----------------
+
+
+def fake_distribution(site: Path, name: str, entry: str, module: str | None = None, version: str = "1.0") -> None:
+    """A distribution ``name`` with the entry point ``broken = entry`` (and, given ``module``, that module's code)."""
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[neuralgae]\nbroken = {entry}\n")
+    if module is not None:
+        (site / f"{entry}.py").write_text(module)
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A folder on sys.path whose fake distributions importlib.metadata sees; their modules are forgotten after."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    importlib.invalidate_caches()
+    before = set(sys.modules)
+    yield folder
+    for name in set(sys.modules) - before:
+        if name.startswith("nd_"):
+            sys.modules.pop(name, None)
+    importlib.invalidate_caches()
 
 
 def test_fake_host_registers_the_fakes():
