@@ -19,6 +19,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from typer.core import TyperGroup
+
+try:  # recent typer vendors its own click: its exceptions are the ones raised
+    from typer._click import Context, exceptions as click_exceptions
+except ImportError:  # pragma: no cover - typer on the real click
+    from click import Context, exceptions as click_exceptions
 
 from neuralgae.core.components import ProgressCallback
 from neuralgae.core.errors import NeuralgaeError
@@ -85,6 +91,41 @@ def check_output_image(path) -> None:
     check_output_folder(Path(path).parent, what="the folder of -o", fix="choose another place with -o")
     if path.is_dir():
         raise NeuralgaeError(f"output '{path}' is a folder; give a file name such as out.png")
+
+
+def usage_line(exc: click_exceptions.UsageError) -> str:
+    """A command-line mistake (unknown option, bad value, missing argument) as one line with where to look."""
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    where = exc.ctx.command_path if exc.ctx is not None else "nd"
+    return f"{message}; see `{where} --help`"
+
+
+class OneLineUsageErrors(TyperGroup):
+    """The ``nd`` group: a usage error of any command is one ``nd: error:`` line (exit 2), not a box of help.
+
+    Typer draws a usage error as a panel of several lines; nd promises one line
+    for every mistake, so both the group's own options and every command's
+    are parsed under :func:`usage_line`.
+    """
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        with _one_line_usage():
+            return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: Context):
+        with _one_line_usage():
+            return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def _one_line_usage() -> Iterator[None]:
+    try:
+        yield
+    except click_exceptions.NoArgsIsHelpError:
+        raise  # `nd` alone shows the help, as it should
+    except click_exceptions.UsageError as exc:
+        err_console.print(f"[bold red]nd: error:[/] {escape(usage_line(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
 
 
 @contextlib.contextmanager

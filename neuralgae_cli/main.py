@@ -6,6 +6,8 @@ import importlib
 
 import typer
 
+from .common import OneLineUsageErrors
+
 COMMAND_MODULES = (
     "neuralgae_cli.dream",
     "neuralgae_cli.draw",
@@ -24,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
     rich_markup_mode="rich",
+    cls=OneLineUsageErrors,
 )
 
 for _name in COMMAND_MODULES:
