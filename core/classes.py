@@ -131,3 +131,28 @@ def parse_class_list(text: str | list) -> list[tuple[ImageNetClass, float]]:
     if not out:
         raise NeuralgaeError("no classes given; name at least one, e.g. 'goldfish, volcano'")
     return out
+
+
+class ClassNames:
+    """A limit marker: a list of class names (``"NAME[:WEIGHT]"`` items, or comma-separated sets), checked when the spec loads.
+
+    ``classes: Annotated[list[str], ClassNames()]`` makes a misspelt name fail
+    at once with its "did you mean", instead of on the frame that first uses it.
+    """
+
+    quote_value = False  # the lookup's own message names the value
+
+    def describe(self) -> str:
+        return "ImageNet class names (`nd classes`)"
+
+    def check(self, value) -> str | None:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            return None  # the type check has refused it
+        try:
+            for item in items:
+                if str(item).strip():
+                    parse_class_list(str(item))
+        except NeuralgaeError as exc:
+            return f"names a class that does not exist: {exc}"
+        return None

@@ -582,6 +582,13 @@ def sample_classes(spec: Spec, host: PluginHost, probs: np.ndarray, index: int, 
         raise PluginError(f"{what} returned {result!r} on frame {index}; it must return (class index, weight) pairs") from None
     if not classes:
         raise PluginError(f"{what} returned no classes on frame {index}")
+    bad = [i for i, w in classes if not 0 <= i < len(probs) or not np.isfinite(w)]
+    if bad:
+        i, w = next((i, w) for i, w in classes if i == bad[0])
+        raise PluginError(
+            f"{what} returned class {i} with weight {w:g} on frame {index}; a class index must be from 0 to "
+            f"{len(probs) - 1} (the network's classes) and its weight a finite number ({_origin(component)})"
+        )
     return classes
 
 

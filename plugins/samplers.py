@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 import numpy as np
 
 from neuralgae.core.class_groups import group_of, group_shares
-from neuralgae.core.classes import NUM_CLASSES, parse_class_list
+from neuralgae.core.classes import NUM_CLASSES, ClassNames, parse_class_list
 from neuralgae.core.components import Range, SamplerContext
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.hookspecs import hookimpl
@@ -245,7 +245,9 @@ def weighted(
     return _weigh(picked, p, weighted=weighted, cutoff=cutoff)
 
 
-def fixed(probs: np.ndarray | None, ctx: SamplerContext, *, classes: list[str], cycle: bool = False) -> ClassList:
+def fixed(
+    probs: np.ndarray | None, ctx: SamplerContext, *, classes: Annotated[list[str], ClassNames()], cycle: bool = False
+) -> ClassList:
     """A fixed list of classes, ignoring the classification; optionally cycling through sets.
 
     classes: class names or indices, each item optionally a comma-separated

@@ -30,6 +30,7 @@ from skimage import color
 from neuralgae.core.components import FrameContext, Range, Shape
 from neuralgae.core.errors import NeuralgaeError, did_you_mean
 from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.limits import MAX_SIDE
 from neuralgae.core.schedule import split_schedules
 
 from .shift_functions import SHIFT_FUNCTIONS, ShiftFunction, shift_amounts
@@ -44,6 +45,7 @@ Unit = Annotated[float, Range(0, 1)]
 NonNegative = Annotated[float, Range(0)]
 Positive = Annotated[float, Range(0, low_open=True)]
 AtLeastOne = Annotated[int, Range(1)]
+GridSide = Annotated[int, Range(1, MAX_SIDE)]  # tiles along one side: never more than an image's pixels
 
 # Our boundary names -> scipy.ndimage modes. "reflect" repeats the edge pixel
 # then mirrors (no black borders creep into zoom-out or rotation loops).
@@ -683,8 +685,8 @@ def subregions(
     image: np.ndarray,
     ctx: FrameContext,
     *,
-    rows: AtLeastOne = 2,
-    columns: AtLeastOne = 2,
+    rows: GridSide = 2,
+    columns: GridSide = 2,
     transforms: StepList = _DEFAULT_TILE_STEPS,
 ) -> np.ndarray:
     """Cut the image into a grid of tiles and transform each tile its own way.
