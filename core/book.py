@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import NeuralgaeError
-from .images import atomic_write
+from .images import atomic_write, probe_image
 
 CLASSES_FILE = "classes.txt"
 
@@ -96,7 +96,10 @@ def book_frames(run_dir: Path) -> list[BookFrame]:
                 f"{MANIFEST} entry {e['index']} in '{run_dir}': class_names must be a list of names, not {names!r}; "
                 "the manifest is damaged, run the chain again"
             )
-    return [BookFrame(int(e["index"]), run_dir / e["file"], tuple(e["class_names"])) for e in entries]
+    frames = [BookFrame(int(e["index"]), run_dir / e["file"], tuple(e["class_names"])) for e in entries]
+    for frame in frames:  # a file posing as a frame is refused before anything is written
+        _frame_suffix(frame)
+    return frames
 
 
 _SUFFIXES = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp", "GIF": ".gif"}
@@ -109,13 +112,13 @@ def image_suffix(path: Path, what: str) -> str:
     ``.png`` name) is refused rather than copied, and the copy is named by
     what the file is, not by what the manifest calls it.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
+    fmt, _ = probe_image(path, what)
     try:
         with Image.open(path) as im:
-            fmt = im.format
             im.verify()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, SyntaxError) as exc:
         raise NeuralgaeError(f"{what} '{path}' is not an image ({exc}); the run folder is damaged") from None
     if fmt not in _SUFFIXES:
         raise NeuralgaeError(f"{what} '{path}' is a {fmt} image; a book's frames must be PNG, JPEG, WebP, TIFF, BMP or GIF")

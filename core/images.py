@@ -82,15 +82,36 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     return as_rgb_float(arr)
 
 
-def check_image_header(p: Path, size: tuple[int, int]) -> None:
+def check_image_header(p: Path, size: tuple[int, int], what: str = "image") -> None:
     """Refuse an image whose header announces more than the limits, before decoding a pixel."""
     w, h = size
     limit = _max_side()
     if w > limit or h > limit:
         raise NeuralgaeError(
-            f"image '{p}' is {w}x{h} pixels; the largest side allowed is {limit} pixels "
+            f"{what} '{p}' is {w}x{h} pixels; the largest side allowed is {limit} pixels "
             "(shrink it first, or set ND_MAX_SIDE to lift the limit)"
         )
+
+
+def probe_image(path: str | os.PathLike, what: str = "image") -> tuple[str, tuple[int, int]]:
+    """(format, (width, height)) of an image file from its header, checked against the limits; nothing decoded.
+
+    A file that is no image, a truncated header or a decompression bomb is one
+    :class:`NeuralgaeError` naming ``what`` and the file.
+    """
+    p = Path(path)
+    try:
+        Image.MAX_IMAGE_PIXELS = max(MAX_PIXELS, _max_side() ** 2)
+        with Image.open(p) as im:
+            check_image_header(p, im.size, what)
+            return im.format, im.size
+    except Image.DecompressionBombError as exc:
+        raise NeuralgaeError(
+            f"{what} '{p}' is refused as a possible decompression bomb ({exc}); "
+            f"the largest side allowed is {_max_side()} pixels (set ND_MAX_SIDE to lift it)"
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise NeuralgaeError(f"{what} '{p}' is not an image nd can read ({exc})") from None
 
 
 def read_metadata(path: str | os.PathLike) -> dict | None:

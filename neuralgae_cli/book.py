@@ -34,18 +34,19 @@ def make_book(
     from neuralgae.core.book import book_frames, build_book, write_classes_txt
     from neuralgae.core.components import bind_params
     from neuralgae.core.errors import NeuralgaeError
+    from neuralgae.core.images import check_output_folder
     from neuralgae.core.pipeline import read_manifest
     from neuralgae.core.textgen import TextContext
 
     host = host or default_host()
     generator = host.get("text_generator", text)
     bound = bind_params(generator, params or {}, where=f"text generator '{text}'")
-    frames = book_frames(run_dir)
+    frames = book_frames(run_dir)  # every frame checked to be an image inside the run
     if out is None:
         from neuralgae.core.pipeline import inside
 
         out = inside(run_dir, "book", "the book folder")  # a link there would write outside the run
-    write_classes_txt(run_dir, read_manifest(run_dir))
+    check_output_folder(out, what="book folder", fix="choose another with --out")
     ctx = TextContext(rng=np.random.default_rng(seed))
     try:
         passages = generator([list(f.classes) for f in frames], ctx, **bound)
@@ -55,6 +56,7 @@ def make_book(
         raise NeuralgaeError(f"text generator '{text}' (from {generator.source}) failed: {type(exc).__name__}: {exc}") from exc
     if not isinstance(passages, (list, tuple)) or not all(isinstance(p, str) for p in passages):
         raise NeuralgaeError(f"text generator '{text}' (from {generator.source}) must return a list of strings, one per frame")
+    write_classes_txt(run_dir, read_manifest(run_dir))  # only once everything is known to work
     return build_book(frames, passages, out, title=title, chapter_size=chapter_size)
 
 

@@ -18,6 +18,7 @@ from neuralgae.core.limits import check_fps, check_loop
 from neuralgae.core.loop import SEAM_LIMIT
 from neuralgae.core.movie import (
     ANIMATION_SUFFIXES,
+    image_size,
     list_frames,
     plan_loop,
     played_fps,
@@ -91,7 +92,7 @@ def gif_command(
             soundtrack = None
             if source.is_dir():
                 frames = list_frames(source)
-                size = _frame_size(frames[0])
+                size = image_size(frames[0])
                 soundtrack = run_soundtrack(source)
                 rate = fps if fps is not None else (soundtrack[1] if soundtrack else DEFAULT_FPS)
             else:
@@ -147,13 +148,6 @@ def seam_summary(plan) -> str:
         f"seamless: {what}; the wrap changes {plan.before:.2f}x the median frame change before, "
         f"{plan.after:.2f}x after (seamless: at most {SEAM_LIMIT:g}x)"
     )
-
-
-def _frame_size(path: Path) -> tuple[int, int]:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return im.size
 
 
 def register(app: typer.Typer) -> None:
