@@ -43,7 +43,7 @@ from pathlib import Path
 
 from .components import ProgressCallback, no_progress
 from .errors import NeuralgaeError
-from .images import atomic_write
+from .images import atomic_write, probe_image
 from .limits import max_variations
 
 BATCH_FILE = "batch.json"
@@ -167,6 +167,8 @@ def image_files(folder: Path) -> list[Path]:
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise NeuralgaeError(f"--images '{folder}' holds no images ({', '.join(IMAGE_SUFFIXES)}); add some or choose another folder")
+    for p in files:  # a file posing as a photo fails the batch now, not its run on a worker
+        probe_image(p, "photo")
     return files
 
 
@@ -323,6 +325,30 @@ def load_variation(spec: str, variation: Variation, *, host, base_overrides: Seq
     from .spec import load_spec
 
     return load_spec(spec, host=host, overrides=[*base_overrides, *variation.overrides], frames=frames, out=variation.out)
+
+
+def check_axes(
+    spec: str, axes: Sequence[Sequence[Choice]], *, host, out: Path, base_overrides: Sequence[str] = (), frames: int | None = None
+) -> None:
+    """Load one variation for every value of every axis before any run starts.
+
+    A value no run could use (an unknown parameter, NaN steps) then fails the
+    whole batch at once, in one line naming it, instead of failing each of
+    its variations on the workers. Each value is tried with the first value
+    of the other axes, so this costs one spec load per value, not per
+    variation; class axes are skipped (their names were looked up already).
+    """
+    first = [axis[0] for axis in axes]
+    for a, axis in enumerate(axes):
+        if all(c.class_index is not None for c in axis):
+            continue
+        for choice in axis:
+            combo = [*first[:a], choice, *first[a + 1 :]]
+            variation = Variation(name="check", overrides=tuple(c.override for c in combo), out=Path(out) / "check")
+            try:
+                load_variation(spec, variation, host=host, base_overrides=base_overrides, frames=frames)
+            except NeuralgaeError as exc:
+                raise NeuralgaeError(f"no run of the batch could use {choice.label or choice.override}: {exc}") from None
 
 
 def check_variation(

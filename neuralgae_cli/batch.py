@@ -44,6 +44,7 @@ def register(app: typer.Typer) -> None:
         """
         from neuralgae.core.batch import (
             absolute_overrides,
+            check_axes,
             class_axis,
             dask_cluster,
             gpu_workers,
@@ -94,6 +95,7 @@ def register(app: typer.Typer) -> None:
                     load_variation(spec, variations[0], host=host, base_overrides=sets, frames=frames)
                 except NeuralgaeError:
                     raise shared_error from None
+            check_axes(spec, axes, host=host, out=folder, base_overrides=sets, frames=frames)
             spec_ref = resolve_spec_argument(spec, host=host)
 
             def start_cluster(runs: int):

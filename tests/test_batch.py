@@ -285,7 +285,8 @@ def test_a_failing_variation_is_reported_and_the_others_complete(tmp_path, clust
     rng = np.random.default_rng(0)
     for name in ("a.png", "c.png"):
         save_image(photos / name, rng.random((36, 36, 3)).astype(np.float32))
-    (photos / "b.png").write_bytes(b"not a png at all")
+    good = (photos / "a.png").read_bytes()
+    (photos / "b.png").write_bytes(good[: len(good) // 2])  # a PNG header, then nothing: it fails on the worker
     spec = write_spec(tmp_path, TINY_DREAM)
     axes = [image_axis(photos), grid_axes(['renderer.octaves=1,"many"'])[0]]
     plan = plan_variations(axes, out=tmp_path / "batch")
@@ -419,12 +420,26 @@ def test_cli_atlas_writes_runs_batch_file_and_contact_sheet(tmp_path, cli, monke
 
 
 def test_cli_reports_each_failure_in_one_line_and_exits_1(tmp_path, cli):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    save_image(photos / "good.png", np.full((48, 48, 3), 0.5, np.float32))
+    data = (photos / "good.png").read_bytes()
+    (photos / "torn.png").write_bytes(data[: len(data) // 2])  # its header reads; its pixels do not, on the worker
     spec = write_spec(tmp_path, TINY_ATLAS, "atlas.toml")
-    result = CliRunner().invoke(cli, [spec, "--out", str(tmp_path / "b"), "--classes", "1", "--grid", "renderer.preset=fast,nope", "-q"])
+    result = CliRunner().invoke(cli, [spec, "--out", str(tmp_path / "b"), "--classes", "1", "--images", str(photos), "-q"])
     assert result.exit_code == 1
     assert "1 done, 1 failed" in result.output
     failures = [line for line in result.output.splitlines() if "failed:" in line]
-    assert len(failures) == 1 and "0001-goldfish_preset-nope" in failures[0] and "preset" in failures[0]
+    assert len(failures) == 1 and "0001-goldfish_torn" in failures[0] and "torn.png" in failures[0]
+
+
+def test_cli_refuses_a_grid_value_no_run_could_use_before_any_run(tmp_path, cli):
+    spec = write_spec(tmp_path, TINY_ATLAS, "atlas.toml")
+    result = CliRunner().invoke(cli, [spec, "--out", str(tmp_path / "b"), "--classes", "1", "--grid", "renderer.preset=fast,nope", "-q"])
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("nd: error: no run of the batch could use preset = nope: ") and "'preset' must be one of" in line
+    assert not (tmp_path / "b").exists()
 
 
 def test_cli_failure_lines_keep_brackets(tmp_path, cli, monkeypatch):
