@@ -27,7 +27,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from .components import ProgressCallback, no_progress
 from .errors import NeuralgaeError
-from .images import atomic_write, check_image_header, load_image, to_uint8
+from .images import atomic_write, check_image_header, load_image, probe_image, to_uint8
 from .loop import Seamless, plan_seamless, reduce_for_measure, seamless_frames
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -82,15 +82,18 @@ def _is_frame_file(path: Path) -> bool:
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) from the file header, without decoding the pixels."""
-    try:
-        with Image.open(path) as im:
-            check_image_header(path, im.size)
-            return im.size
-    except Image.DecompressionBombError as exc:
-        raise NeuralgaeError(f"frame '{path}' is refused as a possible decompression bomb ({exc}); set ND_MAX_SIDE to lift the limit") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise NeuralgaeError(f"cannot read frame '{path}': {exc}; remove it from the folder or replace it") from None
+    """(width, height) of a frame from its file header, checked against the limits, without decoding the pixels."""
+    return probe_image(path, "frame")[1]
+
+
+def frame_files(folder: str | os.PathLike) -> list[Path]:
+    """The image files in ``folder`` by name, in natural order, without opening any (see :func:`list_frames`)."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise NeuralgaeError(f"frames folder '{folder}' does not exist")
+    if not folder.is_dir():
+        raise NeuralgaeError(f"'{folder}' is not a folder; give a folder of frames, a GIF or a video")
+    return sorted((p for p in folder.iterdir() if _is_frame_file(p)), key=lambda p: natural_key(p.name))
 
 
 def list_frames(folder: str | os.PathLike) -> list[Path]:
@@ -106,12 +109,7 @@ def list_frames(folder: str | os.PathLike) -> list[Path]:
         When the folder is missing, holds no images, or holds images of
         different sizes (naming two of them and their sizes).
     """
-    folder = Path(folder)
-    if not folder.exists():
-        raise NeuralgaeError(f"frames folder '{folder}' does not exist")
-    if not folder.is_dir():
-        raise NeuralgaeError(f"'{folder}' is not a folder; give a folder of frames, a GIF or a video")
-    frames = sorted((p for p in folder.iterdir() if _is_frame_file(p)), key=lambda p: natural_key(p.name))
+    frames = frame_files(folder)
     if not frames:
         raise NeuralgaeError(
             f"no image frames in '{folder}'; expected files ending in {', '.join(FRAME_SUFFIXES)}"

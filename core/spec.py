@@ -400,8 +400,14 @@ def read_toml(path: Path, *, origin: str) -> dict:
         raise NeuralgaeError(f"spec file '{origin}' does not exist") from None
     except IsADirectoryError:
         raise NeuralgaeError(f"'{origin}' is a folder, not a spec file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NeuralgaeError(f"cannot read spec file '{origin}': {exc}") from None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise NeuralgaeError(
+            f"spec file '{origin}' is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
+            "save it as UTF-8, as TOML requires"
+        ) from None
+    except OSError as exc:
+        raise NeuralgaeError(f"cannot read spec file '{origin}': {exc.strerror or exc}") from None
     too_deep = NeuralgaeError(f"{origin}: tables and arrays nest more than {MAX_TOML_DEPTH} deep; a spec needs at most 4")
     try:
         data = tomllib.loads(text)
@@ -652,10 +658,11 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
     description = _value(origin, data, "description")
     seed = _value(origin, data, "seed")
     frames = _value(origin, data, "frames")
-    try:
-        check_frames(frames)
-    except NeuralgaeError as exc:
-        raise NeuralgaeError(f"{origin}: {exc}") from None
+    if "video" not in (data.get("source") if isinstance(data.get("source"), dict) else {}):  # a video's own length is checked when it is probed
+        try:
+            check_frames(frames)
+        except NeuralgaeError as exc:
+            raise NeuralgaeError(f"{origin}: {exc}") from None
     network = _value(origin, data, "network")
     from .ensemble import ensemble_members
 
@@ -683,7 +690,7 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
         image = spec_relative(image, base_dir)
         if not image.is_file():
             raise _fail(origin, "source.image", f"'{src['image']}' does not exist (looked for {image})")
-    video, video_info, coherence = _video_source(origin, src, base_dir)
+    video, video_info, coherence = _video_source(origin, src, base_dir, frames if "frames" in data else None)
     source = Source(
         image=image, sample=_value(origin, src, "source.sample"), noise=noise, resize=resize,
         video=video, coherence=coherence, video_info=video_info,
@@ -827,7 +834,7 @@ def _check_followers(origin: str, spec: Spec) -> None:
         raise _fail(origin, f"{where}.{name}:", str(exc)) from None
 
 
-def _video_source(origin: str, src: dict, base_dir: Path):
+def _video_source(origin: str, src: dict, base_dir: Path, frames: int | None = None):
     """(video path, probed VideoSource, coherence) from the [source] table; (None, None, default) without a video."""
     coherence = _value(origin, src, "source.coherence")
     value = _value(origin, src, "source.video")
@@ -841,7 +848,7 @@ def _video_source(origin: str, src: dict, base_dir: Path):
     if not path.exists():
         raise _fail(origin, "source.video", f"'{value}' does not exist (looked for {path})")
     try:
-        info = open_video(path)
+        info = open_video(path, frames=frames)
     except NeuralgaeError as exc:
         raise _fail(origin, "source.video:", str(exc)) from None
     return path, info, coherence

@@ -23,8 +23,18 @@ import numpy as np
 
 from .components import ProgressCallback, no_progress
 from .errors import NeuralgaeError
-from .images import as_rgb_float, atomic_write, load_image, resize
-from .movie import READABLE_ANIMATIONS, ffmpeg_metadata, image_size, last_line, list_frames, video_file_frames, write_animation
+from .images import as_rgb_float, atomic_write, check_image_header, load_image, resize
+from .limits import max_frames
+from .movie import (
+    READABLE_ANIMATIONS,
+    ffmpeg_metadata,
+    frame_files,
+    image_size,
+    last_line,
+    list_frames,
+    video_file_frames,
+    write_animation,
+)
 
 DEFAULT_FOLDER_FPS = 12.0
 """Frame rate of a folder of frames (a folder does not say): the default of ``output.fps``."""
@@ -56,56 +66,89 @@ def _ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def _probe_file(path: Path) -> VideoSource:
-    """A video file's metadata, with its exact frame count (ffmpeg decodes the file once to count)."""
+def check_length(path: Path, count: int, wanted: int | None = None) -> None:
+    """Refuse a video whose frames a run would use number more than :func:`~neuralgae.core.limits.max_frames`.
+
+    ``wanted`` is how many frames the run asks for (None: all of them); a run
+    of the first few frames of a long video is fine.
+    """
+    limit = max_frames()
+    used = count if wanted is None else min(count, wanted)
+    if used > limit:
+        raise NeuralgaeError(
+            f"video '{path}' has {count:,} frames, more than the limit of {limit:,} frames per run; "
+            f"dream only its first frames (frames = {limit} or fewer), or set ND_MAX_FRAMES to lift the limit"
+        )
+
+
+def _probe_file(path: Path, wanted: int | None) -> VideoSource:
+    """A video file's metadata, with its exact frame count.
+
+    Its size and its length (estimated from the header's duration and rate)
+    are checked against the limits first; only then does ffmpeg decode the
+    file once to count the frames exactly.
+    """
     import imageio_ffmpeg
 
     meta = ffmpeg_metadata(path)
+    size = tuple(meta["size"])
+    check_image_header(path, size, "video")
+    fps = float(meta.get("fps") or 0) or None
+    duration = float(meta.get("duration") or 0)
+    if fps and duration:
+        check_length(path, int(round(fps * duration)), wanted)
     try:
         count, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
     except (OSError, RuntimeError, ValueError) as exc:
         raise NeuralgaeError(f"cannot count the frames of video '{path}': {last_line(str(exc), type(exc).__name__)}") from None
     if count < 1:
         raise NeuralgaeError(f"video '{path}' holds no frames; give a video with at least one frame")
-    fps = float(meta.get("fps") or 0) or None
-    return VideoSource(path, int(count), tuple(meta["size"]), fps, has_audio="audio_codec" in meta)
+    check_length(path, int(count), wanted)
+    return VideoSource(path, int(count), size, fps, has_audio="audio_codec" in meta)
 
 
-def _probe_gif(path: Path) -> VideoSource:
+def _probe_gif(path: Path, wanted: int | None) -> VideoSource:
     from .movie import read_animation
 
-    anim = read_animation(path)
+    anim = read_animation(path)  # its size is checked from the header; a GIF has no frame count there
     if not anim.frame_count:
         raise NeuralgaeError(f"GIF '{path}' holds no frames; give one with at least one frame")
+    check_length(path, int(anim.frame_count), wanted)
     return VideoSource(path, int(anim.frame_count), tuple(anim.size), anim.fps)
 
 
-def open_video(path: str | os.PathLike) -> VideoSource:
+def open_video(path: str | os.PathLike, *, frames: int | None = None) -> VideoSource:
     """Probe a video file, GIF or folder of frames without decoding it all.
+
+    ``frames`` is how many frames the run will use (None: all). The frame
+    size (against ``ND_MAX_SIDE``) and the number of frames used (against
+    ``ND_MAX_FRAMES``) are checked from the header or the folder's listing,
+    before any frame is decoded.
 
     Raises
     ------
     NeuralgaeError
         Missing path, unknown file type, a file ffmpeg cannot read, no
-        frames, or (for a folder) frames of different sizes, naming the first
-        odd file and both sizes.
+        frames, too many or too large frames, or (for a folder) frames of
+        different sizes, naming the first odd file and both sizes.
     """
     path = Path(path)
     if not path.exists():
         raise NeuralgaeError(f"video '{path}' does not exist; give a video file or a folder of frames")
     if path.is_dir():
+        check_length(path, len(frame_files(path)), frames)  # before a single header is read
         files = list_frames(path)
         width, height = image_size(files[0])
         return VideoSource(path, len(files), (width, height), None, files=tuple(files))
     suffix = path.suffix.lower()
     if suffix == ".gif":
-        return _probe_gif(path)
+        return _probe_gif(path, frames)
     if suffix not in READABLE_ANIMATIONS:
         raise NeuralgaeError(
             f"cannot read '{path}' as a video: unknown type '{path.suffix}'; "
             f"use one of {', '.join(READABLE_ANIMATIONS)} or a folder of frames"
         )
-    return _probe_file(path)
+    return _probe_file(path, frames)
 
 
 def _decoded_file(source: VideoSource) -> Iterator[np.ndarray]:
