@@ -20,8 +20,7 @@ octave (:mod:`neuralgae.core.draw_schedule`). Everything random comes from the
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -41,6 +40,7 @@ from .device import NOTICES, free_memory, is_out_of_memory, release_cached_memor
 from .network import Network, check_layer, input_gradient, network_device
 from .parameterisation import precondition
 from .prior import student_t_penalty
+from .tensors import flush_denormals, resize_tensor, to_image, to_tensor
 from .tileable import torus_ops
 
 MIN_SIDE = 32
@@ -103,30 +103,6 @@ def check_targets(targets: Sequence[DrawTarget], height: int, width: int) -> lis
     if all(t.weight == 0 for t in out):
         raise NeuralgaeError("every class weight is 0; give at least one class a weight")
     return out
-
-
-# -- tensors -------------------------------------------------------------------
-
-
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """(H, W, C) float array -> (1, C, H, W) float32 tensor."""
-    a = np.ascontiguousarray(image, dtype=np.float32)
-    if a.ndim == 2:
-        a = a[..., None]
-    return torch.from_numpy(a).permute(2, 0, 1)[None].contiguous()
-
-
-def to_image(tensor: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) tensor -> (H, W, 3) float32 array."""
-    return np.ascontiguousarray(tensor[0].permute(1, 2, 0).detach().cpu().numpy(), dtype=np.float32)
-
-
-def resize_tensor(t: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """Bilinear resize of (N, C, H, W) to ``shape``, anti-aliased when shrinking."""
-    if tuple(t.shape[-2:]) == tuple(shape):
-        return t
-    shrinking = shape[0] < t.shape[-2] or shape[1] < t.shape[-1]
-    return F.interpolate(t, size=shape, mode="bilinear", align_corners=False, antialias=shrinking)
 
 
 def start_canvas(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
@@ -378,22 +354,6 @@ def _batches(jobs, most_pixels: int = BATCH_PIXELS, most_crops: int | None = Non
 def device_window(height: int, width: int, fade: int, device: torch.device) -> torch.Tensor:
     """:func:`tile_window` as a (1, 1, height, width) tensor on ``device``, made once per shape."""
     return torch.from_numpy(tile_window(height, width, fade))[None, None].to(device)
-
-
-@contextlib.contextmanager
-def flush_denormals() -> Iterator[None]:
-    """Treat denormal floats as zero while drawing.
-
-    Flat, smooth canvases drive some activations of the folded network into
-    denormal range, which makes a CPU forward pass up to 40 times slower.
-    torch has no getter for the flag, so it is switched back off afterwards
-    (its default).
-    """
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
 
 
 def octave_shape(height: int, width: int, scale: float) -> tuple[int, int]:

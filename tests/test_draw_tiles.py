@@ -56,7 +56,8 @@ def test_window_fades_but_never_vanishes():
 def test_tiles_batched_through_the_network_get_the_gradients_they_get_alone(net, monkeypatch):
     """A step's tiles go through the network together; each tile's gradient is the one it would get alone."""
     import neuralgae.core.draw as draw_module
-    from neuralgae.core.draw import canvas_gradient, start_canvas, targets_from_classes, to_tensor
+    from neuralgae.core.draw import canvas_gradient, start_canvas, targets_from_classes
+    from neuralgae.core.tensors import to_tensor
     from neuralgae.core.draw_aim import aim_masks
     from neuralgae.core.draw_schedule import preset
 

@@ -11,11 +11,11 @@ from neuralgae.core.dream import (
     objective_gradient,
     octave_shapes,
     tiled_gradient,
-    to_tensor,
 )
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.images import resize
 from neuralgae.core.network import parse_layer_selections
+from neuralgae.core.tensors import to_tensor
 from neuralgae.core.tiling import axis_tiles, border_room, tile_boxes
 
 

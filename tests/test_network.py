@@ -132,7 +132,8 @@ def test_lite1_has_its_own_depth_input_size_and_layers(lite1):
 
 def test_lite1_dreams_and_draws(lite1, chelsea):
     from neuralgae.core.dream import DreamSettings, build_objective, objective_gradient
-    from neuralgae.core.dream import ascent_step, to_tensor
+    from neuralgae.core.dream import ascent_step
+    from neuralgae.core.tensors import to_tensor
     from neuralgae.core.images import resize
 
     objective = build_objective(lite1, parse_layer_selections("block12"))
