@@ -42,9 +42,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .components import ProgressCallback, no_progress
-from .errors import NeuralgaeError
-from .images import atomic_write, probe_image
+from .errors import NeuralgaeError, option
+from .atomic import atomic_write_text
+from .images import probe_image
 from .limits import max_variations
+
+GRID, IMAGES, CLASSES, OUT = (option(n) for n in ("grid", "images", "classes", "out"))  # named as the front end spells them
 
 BATCH_FILE = "batch.json"
 INDEX_FILE = "index.html"
@@ -135,12 +138,12 @@ def parse_grid_item(item: str) -> tuple[str, list[str]]:
     key, sep, raw = item.partition("=")
     key = key.strip()
     if not sep or not key or not raw.strip():
-        raise NeuralgaeError(f"--grid {item}: write KEY.PATH=VALUE1,VALUE2,..., e.g. --grid renderer.steps=10,20")
+        raise NeuralgaeError(f"{GRID} {item}: write KEY.PATH=VALUE1,VALUE2,..., e.g. {GRID} renderer.steps=10,20")
     values = split_values(raw)
     if any(not v for v in values):
-        raise NeuralgaeError(f"--grid {item}: has an empty value; separate values with single commas, e.g. 10,20")
+        raise NeuralgaeError(f"{GRID} {item}: has an empty value; separate values with single commas, e.g. 10,20")
     if len(set(values)) != len(values):
-        raise NeuralgaeError(f"--grid {item}: repeats a value; give each value once")
+        raise NeuralgaeError(f"{GRID} {item}: repeats a value; give each value once")
     return key, values
 
 
@@ -150,7 +153,7 @@ def grid_axes(items: Sequence[str]) -> list[list[Choice]]:
     keys = [k for k, _ in parsed]
     for k in keys:
         if keys.count(k) > 1:
-            raise NeuralgaeError(f"--grid gives '{k}' twice; list all its values in one --grid {k}=V1,V2")
+            raise NeuralgaeError(f"{GRID} gives '{k}' twice; list all its values in one {GRID} {k}=V1,V2")
     shorts = [k.rpartition(".")[2] for k in keys]
     axes = []
     for (key, values), short in zip(parsed, shorts):
@@ -163,10 +166,10 @@ def image_files(folder: Path) -> list[Path]:
     """The image files directly inside ``folder`` (by suffix), sorted by name."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise NeuralgaeError(f"--images '{folder}' is not a folder; give a folder of photos")
+        raise NeuralgaeError(f"{IMAGES} '{folder}' is not a folder; give a folder of photos")
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise NeuralgaeError(f"--images '{folder}' holds no images ({', '.join(IMAGE_SUFFIXES)}); add some or choose another folder")
+        raise NeuralgaeError(f"{IMAGES} '{folder}' holds no images ({', '.join(IMAGE_SUFFIXES)}); add some or choose another folder")
     for p in files:  # a file posing as a photo fails the batch now, not its run on a worker
         probe_image(p, "photo")
     return files
@@ -208,12 +211,12 @@ def parse_class_selection(text: str) -> list[int]:
         if m:
             lo, hi = int(m.group(1)), int(m.group(2))
             if hi < lo or hi >= NUM_CLASSES:
-                raise NeuralgaeError(f"--classes range '{item}' must go up, within 0-{NUM_CLASSES - 1}")
+                raise NeuralgaeError(f"{CLASSES} range '{item}' must go up, within 0-{NUM_CLASSES - 1}")
             out.extend(range(lo, hi + 1))
         else:
             out.append(lookup_class(item).index)
     if not out:
-        raise NeuralgaeError("--classes names no class; give 'all', names such as 'goldfish, hen', ranges such as 0-15, or a file")
+        raise NeuralgaeError(f"{CLASSES} names no class; give 'all', names such as 'goldfish, hen', ranges such as 0-15, or a file")
     return list(dict.fromkeys(out))
 
 
@@ -234,7 +237,7 @@ def plan_variations(axes: Sequence[Sequence[Choice]], *, out: Path) -> list[Vari
     Folder names join the pieces with ``_``; a name that would repeat gets ``-2``, ``-3``...
     """
     if not axes or any(not axis for axis in axes):
-        raise NeuralgaeError("a batch needs variations; give --grid KEY=V1,V2, --images FOLDER or --classes LIST")
+        raise NeuralgaeError(f"a batch needs variations; give {GRID} KEY=V1,V2, {IMAGES} FOLDER or {CLASSES} LIST")
     total = math.prod(len(axis) for axis in axes)
     limit = max_variations()
     if total > limit:
@@ -401,7 +404,6 @@ def run_variation(
 
         import torch
 
-        torch.set_flush_denormal(True)  # as `nd run` does: this task's thread may not be the one that loaded the network
         if torch_threads:
             torch.set_num_threads(int(torch_threads))
         host = host or worker_host()
@@ -448,7 +450,7 @@ def local_cluster_size(cores: int, *, workers: int | None = None, threads_per_wo
     By default one single-threaded worker per core (independent runs scale
     best as processes); a given side of the product fixes the other.
     """
-    for name, value in (("--workers", workers), ("--threads-per-worker", threads_per_worker)):
+    for name, value in ((option("workers"), workers), (option("threads_per_worker"), threads_per_worker)):
         if value is not None and value < 1:
             raise NeuralgaeError(f"{name} must be at least 1; got {value}")
     cores = max(1, int(cores))
@@ -498,7 +500,7 @@ def local_gpu_cluster(gpus: int, *, most_workers: int | None, silence):
     except ImportError:
         raise NeuralgaeError(
             f"a batch on {gpus} GPUs needs dask-cuda to pin one worker to each GPU: pip install 'neuralgae[gpu]' "
-            "(or run on one GPU with --device cuda:0)"
+            f"(or run on one GPU with {option('device')}cuda:0)"
         ) from None
     return LocalCUDACluster(n_workers=n, threads_per_worker=1, dashboard_address=None, silence_logs=silence)
 
@@ -521,12 +523,13 @@ def dask_cluster(
     (:func:`local_gpu_cluster`). On an existing cluster each Dask thread
     runs one run with ``threads_per_worker`` torch threads (default 1), on
     the device each worker resolves (its own GPU, where it has one).
+    The workers' own logs are kept to errors; this process's ``distributed``
+    logger is the caller's to set (``nd batch`` keeps it to errors).
     """
     import logging
 
     from distributed import Client, LocalCluster
 
-    logging.getLogger("distributed").setLevel(logging.ERROR)
     if scheduler:
         try:
             client = Client(scheduler, timeout="10s")
@@ -592,20 +595,20 @@ def batch_folder(folder: Path) -> Path:
     """The batch folder, absolute and created; a clear error when it is a file or cannot be written."""
     folder = Path(folder).expanduser().absolute()
     if folder.exists() and not folder.is_dir():
-        raise NeuralgaeError(f"batch folder '{folder}' is a file, not a folder; choose another with --out")
+        raise NeuralgaeError(f"batch folder '{folder}' is a file, not a folder; choose another with {OUT}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise NeuralgaeError(f"cannot make the batch folder '{folder}': {exc.strerror or exc}; choose another with --out") from None
+        raise NeuralgaeError(f"cannot make the batch folder '{folder}': {exc.strerror or exc}; choose another with {OUT}") from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise NeuralgaeError(f"cannot write into the batch folder '{folder}'; choose another with --out")
+        raise NeuralgaeError(f"cannot write into the batch folder '{folder}'; choose another with {OUT}")
     return folder
 
 
 def _write_text(path: Path, text: str) -> Path:
     """``text`` into ``path`` atomically; an OSError (a full or read-only disk) as one clear line."""
     try:
-        return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        return atomic_write_text(path, text)
     except OSError as exc:
         raise NeuralgaeError(f"cannot write '{path}': {exc.strerror or exc}; is the batch folder writable?") from None
 

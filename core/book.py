@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import NeuralgaeError
-from .images import atomic_write, probe_image
+from .errors import NeuralgaeError, option
+from .atomic import atomic_write_text
+from .images import probe_image
 
 CLASSES_FILE = "classes.txt"
 
@@ -55,7 +56,7 @@ def write_classes_txt(folder: Path, entries: Sequence[dict]) -> Path:
     text = "".join(lines)
     target = folder / CLASSES_FILE
     try:
-        atomic_write(target, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        atomic_write_text(target, text)
     except OSError as exc:
         raise NeuralgaeError(f"cannot write '{target}': {exc.strerror or exc}; is the run folder writable?") from None
     return target
@@ -175,10 +176,6 @@ def _section(frame: BookFrame, image: str, passage: str) -> str:
     )
 
 
-def _write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-
-
 def build_book(
     frames: Sequence[BookFrame],
     passages: Sequence[str],
@@ -195,16 +192,16 @@ def build_book(
     if len(passages) != len(frames):
         raise NeuralgaeError(f"the text generator wrote {len(passages)} passages for {len(frames)} frames; it must write one per frame")
     if chapter_size < 1:
-        raise NeuralgaeError(f"--chapter-size must be at least 1; got {chapter_size}")
+        raise NeuralgaeError(f"{option('chapter_size')} must be at least 1; got {chapter_size}")
     if not frames:
         raise NeuralgaeError("a book needs at least one frame")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise NeuralgaeError(f"book folder '{out_dir}' is a file, not a folder; choose another with --out")
+        raise NeuralgaeError(f"book folder '{out_dir}' is a file, not a folder; choose another with {option('out')}")
     try:
         return _write_book(frames, passages, out_dir, title=title, chapter_size=chapter_size)
     except OSError as exc:
-        raise NeuralgaeError(f"cannot write the book into '{out_dir}': {exc.strerror or exc}; choose another folder with --out") from None
+        raise NeuralgaeError(f"cannot write the book into '{out_dir}': {exc.strerror or exc}; choose another folder with {option('out')}") from None
 
 
 def _frame_suffix(frame: BookFrame) -> str:
@@ -233,12 +230,12 @@ def _write_book(frames: Sequence[BookFrame], passages: Sequence[str], out_dir: P
         heading = f"<h2>Chapter {number}</h2>\n<p class=\"number\">frames {first}&ndash;{last}</p>"
         nav = _nav(number, len(chapters))
         body = f"{nav}\n{heading}\n" + "\n".join(sections) + f"\n{nav}"
-        _write_text(out_dir / chapter_file(number), _page(f"{title}: chapter {number}", body))
+        atomic_write_text(out_dir / chapter_file(number), _page(f"{title}: chapter {number}", body))
         contents.append(f'<li><a href="{chapter_file(number)}">Chapter {number}</a> <span class="number">frames {first}&ndash;{last}</span></li>')
     index_body = (
         f"<h1>{html.escape(title)}</h1>\n<p class=\"classes\">{len(frames)} frames in {len(chapters)} "
         f"chapter{'s' if len(chapters) != 1 else ''}</p>\n<ol class=\"chapters\">\n" + "\n".join(contents) + "\n</ol>"
     )
     index = out_dir / "index.html"
-    _write_text(index, _page(title, index_body))
+    atomic_write_text(index, _page(title, index_body))
     return index

@@ -1,4 +1,4 @@
-"""Classifying images with a network: class probabilities and ranked names."""
+"""Classifying images with a network: class probabilities and ranked names (the one implementation; the pipeline's sampler uses it too)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from .classes import ImageNetClass, imagenet_classes
-from .errors import NeuralgaeError
+from .errors import NeuralgaeError, option
 from .images import resize
 
 
@@ -21,19 +21,28 @@ def fit_to_input(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def class_probabilities(net, image: np.ndarray) -> np.ndarray:
-    """Softmax probabilities (num_classes,) of an (H, W, 3) image at the network's input size."""
+    """Softmax probabilities (num_classes,) of an (H, W, 3) image in [0, 1], as the network sees it.
+
+    The view is :func:`fit_to_input` (what ``nd classify`` and a chain's
+    sampler both see); the logits are the spatial mean of the network's
+    ``logits`` layer (the :class:`~neuralgae.core.network.Network`
+    contract), so any network that offers one can classify. The softmax is
+    taken in float64 on the CPU, so the tiny probabilities a sampler ranks
+    are not rounded to 0, on any device.
+    """
     from .network import network_device
 
-    x = torch.from_numpy(np.ascontiguousarray(fit_to_input(image, net.input_size))).permute(2, 0, 1)[None]
+    view = fit_to_input(image, int(getattr(net, "input_size", 224)))
+    x = torch.from_numpy(np.ascontiguousarray(view, dtype=np.float32)).permute(2, 0, 1)[None].to(network_device(net))
     with torch.no_grad():
-        logits = net(x.to(network_device(net)))[0].float().cpu()
-    return torch.softmax(logits, dim=0).numpy().astype(np.float64)
+        logits = net.features(x.clamp(0, 1), ["logits"])["logits"].mean(dim=(2, 3))[0]
+    return torch.softmax(logits.float().cpu().double(), dim=0).numpy()
 
 
 def top_classes(probs: np.ndarray, k: int = 5) -> list[tuple[ImageNetClass, float]]:
     """The ``k`` most probable classes with their probabilities, best first."""
     if k < 1:
-        raise NeuralgaeError(f"--top must be at least 1; got {k}")
+        raise NeuralgaeError(f"{option('top')} must be at least 1; got {k}")
     order = np.argsort(-probs)[:k]
     classes = imagenet_classes()
     return [(classes[i], float(probs[i])) for i in order]

@@ -7,12 +7,86 @@ for bad input: unknown names, unreadable files, impossible sizes, bad specs.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator, Mapping
+
+ENGINE_SPELLINGS: dict[str, str] = {
+    "resume": "resume=True",
+    "overwrite": "overwrite=True",
+    "out": "out=FOLDER",
+    "frames": "frames",
+    "set": "the override",
+    "grid": "grid axis",
+    "images": "image folder",
+    "classes": "class selection",
+    "workers": "workers",
+    "threads_per_worker": "threads_per_worker",
+    "device": "device=",
+    "record": "a record folder",
+    "size": "size",
+    "top": "k",
+    "chapter_size": "chapter_size",
+    "hooks": "PluginHost.empty",
+}
+"""How the engine's messages name an option when no front end says otherwise: as the Python keyword that sets it."""
+
+_OPTION = re.compile("\u27e8([a-z_]+)\u27e9")
+_spellings: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar("neuralgae_spellings", default=ENGINE_SPELLINGS)
+
+
+def option(name: str) -> str:
+    """A placeholder for option ``name`` in an engine message, spelt by the front end that shows it.
+
+    The engine never names a command-line flag: it writes
+    ``f"add {option('resume')} to continue it"``, which reads "add
+    resume=True to continue it" to a Python caller and "add --resume to
+    continue it" on nd's command line (:func:`spelling`).
+    """
+    return f"\u27e8{name}\u27e9"
+
+
+@contextlib.contextmanager
+def spelling(spellings: Mapping[str, str]) -> Iterator[None]:
+    """Within this context (this thread), messages name options as ``spellings`` says (the CLI: ``--resume``)."""
+    token = _spellings.set({**ENGINE_SPELLINGS, **spellings})
+    try:
+        yield
+    finally:
+        _spellings.reset(token)
+
+
+def spell(text: str) -> str:
+    """``text`` with its :func:`option` placeholders spelt for the current front end."""
+    table = _spellings.get()
+    return _OPTION.sub(lambda m: table.get(m.group(1), m.group(1)), text)
 
 
 class NeuralgaeError(Exception):
-    """A problem with the user's input, described in one actionable sentence."""
+    """A problem with the user's input, described in one actionable sentence.
+
+    The message may name options through :func:`option`; ``options`` lists
+    them (a structured field for front ends) and ``str()`` spells them for
+    the front end showing it.
+    """
+
+    def __init__(self, message: str = "", *args):
+        super().__init__(message, *args)
+
+    @property
+    def template(self) -> str:
+        """The message with its option placeholders unspelt."""
+        return str(self.args[0]) if self.args else ""
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The options the message names (``("resume", "overwrite")``), in order."""
+        return tuple(dict.fromkeys(_OPTION.findall(self.template)))
+
+    def __str__(self) -> str:
+        return spell(self.template)
 
 
 def check_all(checks: Iterable[tuple[bool, str]]) -> None:

@@ -1,7 +1,7 @@
 """Reading and writing images: float32 RGB arrays in [0, 1], PNGs that remember how they were made.
 
 Every image the project writes goes through :func:`save_image`, which writes
-atomically (a temporary file in the same folder, then a rename) so that an
+atomically (:mod:`~neuralgae.core.atomic`: a temporary file in the same folder, then a rename) so that an
 interrupted run never leaves a half-written frame, and which stores the
 parameters that made the image in a PNG text chunk (``neuralgae``, JSON).
 """
@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from .errors import NeuralgaeError
+from .atomic import atomic_write
+from .errors import NeuralgaeError, option
 from .limits import MAX_SIDE, max_side as _max_side
 
 METADATA_KEY = "neuralgae"
@@ -124,38 +124,11 @@ def read_metadata(path: str | os.PathLike) -> dict | None:
     return json.loads(text) if text else None
 
 
-def _atomic_target(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: str | os.PathLike, write) -> Path:
-    """Call ``write(tmp_path)`` and move the result onto ``path`` only once it is complete."""
-    path = Path(path)
-    tmp = _atomic_target(path)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 SYSTEM_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))
 """Kernel file systems: a run folder there cannot hold frames."""
 
 
-def check_output_folder(folder: Path, *, what: str = "output folder", fix: str = "choose another with --out") -> None:
+def check_output_folder(folder: Path, *, what: str = "output folder", fix: str = f"choose another with {option('out')}") -> None:
     """Refuse an output folder that cannot be made or written, before any work: NUL byte, under a file, in /proc, read-only."""
     if "\0" in str(folder):
         raise NeuralgaeError(f"{what} contains a NUL byte, which no file system allows; {fix}")

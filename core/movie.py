@@ -27,7 +27,8 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from .components import ProgressCallback, no_progress
 from .errors import NeuralgaeError
-from .images import atomic_write, check_image_header, load_image, probe_image, to_uint8
+from .atomic import PART_SUFFIX, atomic_write
+from .images import check_image_header, load_image, probe_image, to_uint8
 from .loop import Seamless, plan_seamless, reduce_for_measure, seamless_frames
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -76,7 +77,7 @@ def frame_order(count: int, *, reverse: bool = False, pingpong: bool = False) ->
 
 def _is_frame_file(path: Path) -> bool:
     name = path.name
-    if name.startswith(".") or name.endswith(".part"):
+    if name.startswith(".") or name.endswith(PART_SUFFIX):
         return False
     return path.suffix.lower() in FRAME_SUFFIXES and path.is_file()
 

@@ -44,13 +44,17 @@ from pathlib import Path
 
 import numpy as np
 
+from .classify import class_probabilities
 from .components import FrameContext, ProgressCallback, RenderContext, SamplerContext, no_progress
-from .errors import NeuralgaeError
-from .images import as_rgb_float, atomic_write, check_output_folder, load_image, resize, save_image, smooth_noise, to_uint8
+from .errors import NeuralgaeError, option
+from .atomic import PART_SUFFIX, atomic_write_text
+from .images import as_rgb_float, check_output_folder, load_image, resize, save_image, smooth_noise, to_uint8
 from .network import network_device, placement_record
 from .plugins import PluginError, PluginHost
 from .schedule import ScheduledComponent
 from .spec import Spec, dumps_spec, first_difference, read_toml
+
+RESUME, OVERWRITE = option("resume"), option("overwrite")  # named as the front end spells them
 
 MANIFEST = "manifest.jsonl"
 SPEC_FILE = "spec.toml"
@@ -243,7 +247,7 @@ def inside(folder: Path, name: str | Path, what: str) -> Path:
 def write_manifest(folder: Path, entries: list[dict]) -> None:
     """Replace the run's manifest with ``entries`` in one atomic write."""
     text = "".join(json.dumps(e, default=str) + "\n" for e in entries)
-    atomic_write(folder / MANIFEST, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write_text(folder / MANIFEST, text)
 
 
 def append_manifest(folder: Path, entry: dict) -> None:
@@ -275,7 +279,7 @@ def _clear_run(folder: Path, spec: Spec) -> None:
     """
     doomed: set[Path] = {folder / e["file"] for e in read_manifest(folder)}  # read_manifest checks each entry
     doomed.update(folder.glob(_frame_glob(spec.output.frame_pattern)))
-    doomed.update(folder.glob(".*.part"))
+    doomed.update(folder.glob(f".*{PART_SUFFIX}"))
     for name in (MANIFEST, SPEC_FILE):
         doomed.add(folder / name)
     for kind in ("gif", "mp4"):
@@ -298,7 +302,7 @@ def prepare_output(spec: Spec, *, resume: bool = False, overwrite: bool = False)
     has_run = (folder / MANIFEST).exists() or (folder / SPEC_FILE).exists()
     busy = folder.is_dir() and any(folder.iterdir())
     if resume and overwrite:
-        raise NeuralgaeError("--resume and --overwrite contradict each other; use one of them")
+        raise NeuralgaeError(f"{RESUME} and {OVERWRITE} contradict each other; use one of them")
     if resume:
         if has_run:
             inside(folder, MANIFEST, MANIFEST)  # appended to: a link elsewhere would write there
@@ -306,16 +310,16 @@ def prepare_output(spec: Spec, *, resume: bool = False, overwrite: bool = False)
         if busy:
             raise NeuralgaeError(
                 f"cannot resume: output folder '{folder}' holds no run (no {MANIFEST}); "
-                "choose another with --out, or start again with --overwrite"
+                f"choose another with {option('out')}, or start again with {OVERWRITE}"
             )
         return []
     if busy and not overwrite:
         if has_run:
             raise NeuralgaeError(
-                f"output folder '{folder}' already holds a run; add --resume to continue it "
-                "or --overwrite to start again"
+                f"output folder '{folder}' already holds a run; add {RESUME} to continue it "
+                f"or {OVERWRITE} to start again"
             )
-        raise NeuralgaeError(f"output folder '{folder}' is not empty; choose another with --out or add --overwrite")
+        raise NeuralgaeError(f"output folder '{folder}' is not empty; choose another with {option('out')} or add {OVERWRITE}")
     if busy:
         _clear_run(folder, spec)
     return []
@@ -324,19 +328,19 @@ def prepare_output(spec: Spec, *, resume: bool = False, overwrite: bool = False)
 def _resumable_entries(spec: Spec, folder: Path) -> list[dict]:
     saved_path = folder / SPEC_FILE
     if not saved_path.exists():
-        raise NeuralgaeError(f"cannot resume: '{saved_path}' is missing; start again with --overwrite")
+        raise NeuralgaeError(f"cannot resume: '{saved_path}' is missing; start again with {OVERWRITE}")
     saved = read_toml(saved_path, origin=str(saved_path))
     diff = first_difference(_fingerprint_of(saved), _fingerprint_of(spec.to_dict()))
     if diff is not None:
         key, old, new = diff
         raise NeuralgaeError(
             f"cannot resume '{folder}': the spec changed at {key} (was {old!r}, now {new!r}); "
-            "restore it, or start again with --overwrite"
+            f"restore it, or start again with {OVERWRITE}"
         )
     complete = _complete_lines(folder)
     text = "".join(line for _, line in complete)
     if (folder / MANIFEST).read_bytes() != text.encode("utf-8"):  # torn or orphaned lines: keep the complete prefix
-        atomic_write(folder / MANIFEST, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        atomic_write_text(folder / MANIFEST, text)
     return [entry for entry, _ in complete]
 
 
@@ -439,23 +443,6 @@ def video_start(spec: Spec, state: VideoState, previous: np.ndarray | None, inde
 def quantise(image: np.ndarray) -> np.ndarray:
     """The float image exactly as an 8-bit PNG stores it, so resumed runs continue from the same pixels."""
     return as_rgb_float(to_uint8(image))
-
-
-def classify(network, image: np.ndarray) -> np.ndarray:
-    """Class probabilities (softmax of the logits) of ``image`` at the network's input size.
-
-    The network sees what ``nd classify`` shows it: the shorter side scaled to
-    its input size, the centre square cropped.
-    """
-    import torch
-
-    from .classify import fit_to_input
-
-    view = fit_to_input(image, int(getattr(network, "input_size", 224)))
-    x = torch.from_numpy(np.ascontiguousarray(view, dtype=np.float32)).permute(2, 0, 1)[None].to(network_device(network))
-    with torch.no_grad():
-        logits = network.features(x.clamp(0, 1), ["logits"])["logits"].mean(dim=(2, 3))[0]
-    return torch.softmax(logits.double().cpu(), dim=0).numpy()
 
 
 def _check_image(result, what: str, frame: int, shape: tuple | None = None, origin: str = "") -> np.ndarray:
@@ -649,7 +636,7 @@ def _manifest_entries_or_none(folder: Path):
 def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: ProgressCallback) -> Run:
     folder = spec.output.dir
     spec_text = dumps_spec(spec.to_dict())
-    atomic_write(folder / SPEC_FILE, lambda tmp: Path(tmp).write_text(spec_text, encoding="utf-8"))
+    atomic_write_text(folder / SPEC_FILE, spec_text)
     if not entries:
         write_manifest(folder, [])
     run = Run(spec=spec, host=host, dir=folder, start=len(entries), entries=list(entries), resumed=bool(entries))
@@ -683,7 +670,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
         if spec.sampler and index == 0:
             classes = first_classes(spec, int(getattr(network, "num_classes", 1000)))
         elif spec.sampler:
-            probs = classify(network, previous)
+            probs = class_probabilities(network, previous)
             seen = _top(probs)
             classes = sample_classes(spec, host, probs, index, history, signals)
 

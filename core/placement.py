@@ -38,7 +38,7 @@ from .device import (
     resolve_precision,
 )
 from .errors import NeuralgaeError
-from .images import atomic_write
+from .atomic import atomic_write_text
 
 CACHE_ENV = "ND_CACHE_DIR"
 PROBE_SIDE = 384
@@ -97,7 +97,7 @@ def _write_cache(data: dict) -> None:
     text = json.dumps(data, indent=1, sort_keys=True)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        atomic_write_text(path, text)
     except OSError:
         pass
 

@@ -23,7 +23,7 @@ import pluggy
 from . import hookspecs
 from .components import Component, make_component
 from .device import NOTICES
-from .errors import NeuralgaeError, did_you_mean
+from .errors import NeuralgaeError, did_you_mean, option
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
 
@@ -237,7 +237,7 @@ class PluginHost:
         if self.broken:
             notes += "; not loaded: " + "; ".join(self.broken.values())
         if self.empty:
-            notes += "; registered nothing: " + ", ".join(who for who, _ in self.empty.values()) + " (`nd plugins --hooks` says why)"
+            notes += "; registered nothing: " + ", ".join(who for who, _ in self.empty.values()) + f" ({option('hooks')} says why)"
         return notes
 
     # -- registries ---------------------------------------------------------

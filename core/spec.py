@@ -31,7 +31,7 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-from .errors import NeuralgaeError, did_you_mean
+from .errors import NeuralgaeError, did_you_mean, option
 from .images import parse_size
 from .limits import MAX_SPEC_BYTES, MAX_TOML_DEPTH, check_fps, check_frames, check_loop, toml_depth
 from .schedule import FrameSignals, as_table_value, check_schedules, is_schedule, resolve, split_schedules
@@ -517,9 +517,9 @@ def apply_overrides(data: dict, overrides: Sequence[str], *, cwd: Path | None = 
     for item in overrides:
         key, sep, raw = item.partition("=")
         key = key.strip()
-        label = f"--set {item}"
+        label = f"{option('set')} {item}"
         if not sep or not key:
-            raise NeuralgaeError(f"{label}: write KEY.PATH=VALUE, e.g. --set renderer.steps=5")
+            raise NeuralgaeError(f"{label}: write KEY.PATH=VALUE, e.g. {option('set')} renderer.steps=5")
         parts = key.split(".")
         if any(not _PATH_PART.match(p) for p in parts):
             raise NeuralgaeError(f"{label}: '{key}' is not a key path; write names separated by dots, e.g. transforms.0.scale")
@@ -771,7 +771,7 @@ RUN_FILES = ("manifest.jsonl", "spec.toml")
 def _check_output_names(origin: str, output: Output, name: str) -> None:
     """The output folder and the animation names: no NUL byte, nothing that overwrites a frame or a run file or leaves the folder."""
     if "\0" in str(output.dir):
-        raise _fail(origin, "output.dir", "contains a NUL byte, which no file system allows; choose another folder with --out")
+        raise _fail(origin, "output.dir", f"contains a NUL byte, which no file system allows; choose another folder with {option('out')}")
     prefix, _, rest = output.frame_pattern.partition("{")
     frame = re.compile("^" + re.escape(prefix) + r"\d+" + re.escape(rest.partition("}")[2]) + "$")
     names = {}
@@ -800,7 +800,7 @@ def _audio(origin: str, data: dict, base_dir: Path, video):
     _check_keys(origin, table, [k.name for k in SCHEMA if k.table == "audio"], "audio")
     value = _value(origin, table, "audio.file")
     if value is None:
-        raise _fail(origin, "audio", "needs a file: add file = \"song.mp3\" (or --set audio.file=song.mp3)")
+        raise _fail(origin, "audio", f"needs a file: add file = \"song.mp3\" (or {option('set')} audio.file=song.mp3)")
     if video is not None:
         raise _fail(origin, "audio", "cannot be used with source.video, which brings its own sound; remove one of them")
     from .audio import read_audio
@@ -826,7 +826,7 @@ def _check_followers(origin: str, spec: Spec) -> None:
         raise _fail(
             origin, f"{where}.{name}",
             f"follows the audio's '{schedule.feature}', but the spec has no [audio]; add [audio] file = \"song.mp3\" "
-            "(or --set audio.file=song.mp3)",
+            f"(or {option('set')} audio.file=song.mp3)",
         )
     try:
         require_librosa()
@@ -876,8 +876,8 @@ def load_spec(
         data = apply_overrides(data, overrides)
     if frames is not None:
         if frames < 1:
-            raise NeuralgaeError(f"--frames must be at least 1; got {frames}")
-        check_frames(frames, "--frames")
+            raise NeuralgaeError(f"{option('frames')} must be at least 1; got {frames}")
+        check_frames(frames, option("frames"))
         data["frames"] = frames
     spec = validate_spec(data, host=host, origin=origin, name=name, base_dir=path.resolve().parent, out=out)
     return _with_path(spec, path)

@@ -30,10 +30,11 @@ import torch.nn.functional as F
 
 from .classes import NUM_CLASSES, ImageNetClass, imagenet_classes, lookup_class
 from .components import ProgressCallback, no_progress
-from .draw import DrawTarget, render_draw, start_canvas, to_image, to_tensor
+from .draw import DrawTarget, render_draw, start_canvas
+from .tensors import to_image, to_tensor
 from .draw_aim import region_mask
 from .draw_schedule import DrawSettings, Octave
-from .errors import NeuralgaeError, check_all, did_you_mean
+from .errors import NeuralgaeError, check_all, did_you_mean, option
 from .network import network_device
 
 MAX_SUBJECTS = 2
@@ -429,7 +430,7 @@ class StreamRenderer:
             if image.ndim != 3 or image.shape[:2] != shape or image.shape[2] != 3:
                 raise NeuralgaeError(
                     f"the stream continues from a {image.shape[1]}x{image.shape[0]} image, but its size is "
-                    f"{settings.width}x{settings.height}; use --size {image.shape[1]}x{image.shape[0]}"
+                    f"{settings.width}x{settings.height}; use {option('size')} {image.shape[1]}x{image.shape[0]}"
                 )
             self.image = image
             self.fresh = False

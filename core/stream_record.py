@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import NeuralgaeError
+from .errors import NeuralgaeError, option
 from .images import as_rgb_float, load_image, save_image, to_uint8
 from .pipeline import MANIFEST, FrameRecord, append_manifest, write_manifest, read_manifest
 from .spec import DEFAULT_FRAME_PATTERN
@@ -75,15 +75,15 @@ class StreamRecorder:
 def check_record_folder(folder: Path) -> list[dict]:
     """The entries of an earlier stream recording in ``folder`` (empty for a new one), or a clear error."""
     if folder.exists() and not folder.is_dir():
-        raise NeuralgaeError(f"cannot record into '{folder}': it is a file; give a folder with --record")
+        raise NeuralgaeError(f"cannot record into '{folder}': it is a file; give a folder with {option('record')}")
     if not folder.is_dir() or not any(folder.iterdir()):
         return []
     if not (folder / MANIFEST).exists():
-        raise NeuralgaeError(f"cannot record into '{folder}': it holds other files; give an empty or new folder with --record")
+        raise NeuralgaeError(f"cannot record into '{folder}': it holds other files; give an empty or new folder with {option('record')}")
     entries = read_manifest(folder)
     if entries and entries[0].get("renderer", {}).get("name") != RENDERER_NAME:
         raise NeuralgaeError(
-            f"cannot record into '{folder}': it holds an `nd run` run, not a stream recording; give another folder with --record"
+            f"cannot record into '{folder}': it holds an `nd run` run, not a stream recording; give another folder with {option('record')}"
         )
     return entries
 

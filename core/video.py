@@ -23,7 +23,8 @@ import numpy as np
 
 from .components import ProgressCallback, no_progress
 from .errors import NeuralgaeError
-from .images import as_rgb_float, atomic_write, check_image_header, load_image, resize
+from .atomic import atomic_write
+from .images import as_rgb_float, check_image_header, load_image, resize
 from .limits import max_frames
 from .movie import (
     READABLE_ANIMATIONS,

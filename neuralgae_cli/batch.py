@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import typer
@@ -99,6 +100,7 @@ def register(app: typer.Typer) -> None:
             spec_ref = resolve_spec_argument(spec, host=host)
 
             def start_cluster(runs: int):
+                logging.getLogger("distributed").setLevel(logging.ERROR)  # nd prints its own one-line outcomes
                 return dask_cluster(
                     scheduler=scheduler, workers=workers, threads_per_worker=threads_per_worker, most_workers=runs, gpus=gpus
                 )

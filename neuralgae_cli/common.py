@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - typer on the real click
     from click import Context, exceptions as click_exceptions
 
 from neuralgae.core.components import ProgressCallback
-from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.errors import NeuralgaeError, spelling
 from neuralgae.core.images import check_output_folder, image_format
 
 err_console = Console(stderr=True)
@@ -128,16 +128,42 @@ def _one_line_usage() -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
 
 
+CLI_SPELLINGS = {
+    "resume": "--resume",
+    "overwrite": "--overwrite",
+    "out": "--out",
+    "frames": "--frames",
+    "set": "--set",
+    "grid": "--grid",
+    "images": "--images",
+    "classes": "--classes",
+    "workers": "--workers",
+    "threads_per_worker": "--threads-per-worker",
+    "device": "--device ",
+    "record": "--record",
+    "size": "--size",
+    "top": "--top",
+    "chapter_size": "--chapter-size",
+    "hooks": "`nd plugins --hooks`",
+}
+"""How nd's messages name the engine's options (:func:`neuralgae.core.errors.option`): as the flags that set them."""
+
+
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn NeuralgaeError into one line on stderr and exit 1; Ctrl-C into exit 130."""
-    try:
-        yield
-    except NeuralgaeError as exc:
-        raise fail(str(exc)) from None
-    except KeyboardInterrupt:
-        err_console.print("nd: interrupted", highlight=False)
-        raise typer.Exit(130) from None
+def user_errors(spellings: dict[str, str] | None = None) -> Iterator[None]:
+    """Turn NeuralgaeError into one line on stderr and exit 1; Ctrl-C into exit 130.
+
+    Inside, the engine's messages name options as flags (:data:`CLI_SPELLINGS`,
+    with a command's own ``spellings``, e.g. ``{"out": "-o"}``).
+    """
+    with spelling({**CLI_SPELLINGS, **(spellings or {})}):
+        try:
+            yield
+        except NeuralgaeError as exc:
+            raise fail(str(exc)) from None
+        except KeyboardInterrupt:
+            err_console.print("nd: interrupted", highlight=False)
+            raise typer.Exit(130) from None
 
 
 @contextlib.contextmanager

@@ -153,7 +153,7 @@ def dream_command(
     from neuralgae.core.components import RenderContext
     from neuralgae.core.plugins import default_host
 
-    with user_errors():
+    with user_errors({"out": "-o"}):
         use_device(device, precision)
         renderer = default_host().get("renderer", "dream")
         params = renderer.bind(

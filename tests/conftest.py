@@ -55,3 +55,13 @@ def browser():
         instance = pw.chromium.launch(executable_path=chromium_path(), args=list(CHROMIUM_ARGS))
         yield instance
         instance.close()
+
+
+@pytest.fixture
+def cli_spelling():
+    """Engine messages name options as nd's flags (``--resume``), as they read on the command line."""
+    from neuralgae.core.errors import spelling
+    from neuralgae_cli.common import CLI_SPELLINGS
+
+    with spelling(CLI_SPELLINGS):
+        yield

@@ -75,6 +75,7 @@ def test_split_values_keeps_brackets_and_quotes_whole():
     assert split_values("0.02") == ["0.02"]
 
 
+@pytest.mark.usefixtures("cli_spelling")
 def test_parse_grid_item_reads_key_and_values():
     assert parse_grid_item("renderer.steps=10,20") == ("renderer.steps", ["10", "20"])
     for bad in ("renderer.steps", "=1,2", "renderer.steps=", "renderer.steps=1,,2", "renderer.steps=1,1"):
@@ -180,6 +181,7 @@ def test_absolute_overrides_make_source_images_absolute(tmp_path):
     assert absolute_overrides(["source.video=clips/a.mp4"], cwd=tmp_path) == [f'source.video="{tmp_path / "clips" / "a.mp4"}"']
 
 
+@pytest.mark.usefixtures("cli_spelling")
 def test_local_cluster_size_shares_out_the_cores():
     assert local_cluster_size(2) == (2, 1)
     assert local_cluster_size(16, workers=4) == (4, 4)
@@ -365,6 +367,7 @@ def test_a_variation_folder_linked_elsewhere_fails_without_running(tmp_path):
     assert outcome.status == "failed" and "run folder 'v' in" in outcome.message and "points outside" in outcome.message
 
 
+@pytest.mark.usefixtures("cli_spelling")
 def test_the_batch_folder_must_be_a_writable_folder(tmp_path):
     (tmp_path / "taken").write_text("x")
     with pytest.raises(NeuralgaeError, match=r"^batch folder '.*taken' is a file, not a folder; choose another with --out$"):

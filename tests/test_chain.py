@@ -16,7 +16,8 @@ from neuralgae.core.book import read_classes_txt
 from neuralgae.core.images import load_image
 
 from neuralgae.core.hookspecs import hookimpl
-from neuralgae.core.pipeline import classify, read_manifest, run_spec
+from neuralgae.core.classify import class_probabilities
+from neuralgae.core.pipeline import read_manifest, run_spec
 from neuralgae.core.plugins import PluginError, PluginHost, default_host
 from neuralgae.core.spec import load_spec
 from neuralgae_cli import book, run
@@ -81,7 +82,7 @@ def test_the_sampler_picks_s_distinct_classes_from_the_actual_top_n(chain_2015):
     entries = read_manifest(chain)
     network = default_host().network("efficientnet-lite0")
     for before, entry in zip(entries, entries[1:]):
-        probs = classify(network, load_image(chain / before["file"]))
+        probs = class_probabilities(network, load_image(chain / before["file"]))
         top_n = set(np.argsort(-probs, kind="stable")[:20].tolist())
         picked = [i for i, _ in entry["classes"]]
         assert len(set(picked)) == len(picked) == 5

@@ -39,6 +39,7 @@ def png_header(path: Path, width: int, height: int) -> Path:
     return path
 
 
+@pytest.mark.usefixtures("cli_spelling")
 def test_a_billion_frames_is_refused(tmp_path, host):
     path = tmp_path / "spec.toml"
     path.write_text("frames = 1000000000\n" + MINIMAL)
@@ -212,6 +213,7 @@ def spec_at(tmp_path, host, out, *overrides):
     return load_spec(path, host=host, overrides=list(overrides), out=out)
 
 
+@pytest.mark.usefixtures("cli_spelling")
 def test_output_folder_under_a_file_is_refused_before_rendering(tmp_path, host):
     from neuralgae.core.pipeline import run_spec
 
@@ -222,6 +224,7 @@ def test_output_folder_under_a_file_is_refused_before_rendering(tmp_path, host):
     one_line(info)
 
 
+@pytest.mark.usefixtures("cli_spelling")
 @pytest.mark.parametrize("folder", ["/proc/nd-run", "/sys/nd-run", "/dev/nd-run"])
 def test_output_folder_in_proc_is_refused(tmp_path, host, folder):
     from neuralgae.core.pipeline import run_spec

@@ -162,6 +162,7 @@ def test_resume_may_extend_the_run(tmp_path, host):
         np.testing.assert_array_equal(load_image(a), load_image(b))
 
 
+@pytest.mark.usefixtures("cli_spelling")
 def test_resume_refuses_a_changed_spec(tmp_path, host):
     run_spec(make_spec(tmp_path, host, frames=2), host=host)
     with pytest.raises(NeuralgaeError) as info:
@@ -172,6 +173,7 @@ def test_resume_refuses_a_changed_spec(tmp_path, host):
     )
 
 
+@pytest.mark.usefixtures("cli_spelling")
 def test_output_folder_rules(tmp_path, host):
     spec = make_spec(tmp_path, host, frames=2)
     run_spec(spec, host=host)

@@ -265,6 +265,7 @@ def register_transforms(register):   # forgot @hookimpl
 """
 
 
+@pytest.mark.usefixtures("cli_spelling")
 def test_a_plugin_without_hookimpl_says_no_hooks_loudly(site, monkeypatch):
     fake_distribution(site, "nd-lazy-plugin", "nd_lazy_plugin", LAZY)
     host = entry_host()
@@ -739,10 +740,10 @@ def test_renderers_declare_their_ranges():
     assert "[>= 0]" in draw.params["prior_weight"].describe()
 
 
-def test_nd_plugins_shows_each_parameters_declared_limits():
+def test_nd_plugins_shows_each_parameters_declared_limits(monkeypatch):
     from neuralgae.core.plugins import PluginHost
 
-    app = cli(PluginHost(entry_points=False), pytest.MonkeyPatch())
+    app = cli(PluginHost(entry_points=False), monkeypatch)  # (a bare pytest.MonkeyPatch() would never be undone)
     blur = CliRunner().invoke(app, ["plugins", "blur"])
     assert blur.exit_code == 0 and "sigma: float [>= 0] (default 1.0)" in blur.output
     sort = CliRunner().invoke(app, ["plugins", "pixel_sort"])

@@ -49,6 +49,7 @@ def expected_message(path: Path) -> str:
     return first[len("# expect: "):]
 
 
+@pytest.mark.usefixtures("cli_spelling")
 @pytest.mark.parametrize("path", sorted(CORPUS.glob("*.toml")), ids=lambda p: p.stem)
 def test_malformed_spec_gives_its_message(path, host, monkeypatch):
     monkeypatch.chdir(CORPUS)
@@ -151,6 +152,7 @@ def test_override_of_source_image_is_relative_to_the_current_folder(tmp_path):
     assert out["source"]["image"] == str(tmp_path / "photo.png")
 
 
+@pytest.mark.usefixtures("cli_spelling")
 @pytest.mark.parametrize(
     "override, message",
     [
@@ -176,6 +178,7 @@ def test_load_spec_applies_overrides_frames_and_out(tmp_path, host):
     assert spec.output.dir == tmp_path / "elsewhere"
 
 
+@pytest.mark.usefixtures("cli_spelling")
 def test_overrides_are_validated_like_the_file(tmp_path, host):
     path = write(tmp_path, MINIMAL)
     with pytest.raises(NeuralgaeError, match=r"renderer \(dream\): parameter 'steps' must be a whole number; got 'many'"):

@@ -240,6 +240,7 @@ def test_the_renderer_zooms_and_draws_deterministically(net):
     assert not np.array_equal(a[0], a[1])
 
 
+@pytest.mark.usefixtures("cli_spelling")
 def test_the_renderer_continues_only_from_an_image_of_its_size(net):
     with pytest.raises(NeuralgaeError, match="--size 32x32"):
         StreamRenderer(net, settings=TINY, rng=np.random.default_rng(0), image=np.zeros((32, 32, 3), np.float32))
