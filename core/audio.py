@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import NeuralgaeError, did_you_mean
+from .movie import DEFAULT_FPS
 from .schedule import FrameSignals, Schedule
 
 SAMPLE_RATE = 22050
@@ -376,7 +377,7 @@ def run_soundtrack(folder: str | Path) -> tuple[Path, float] | None:
     if not isinstance(audio, dict) or not isinstance(audio.get("file"), str):
         return None
     path = Path(audio["file"])
-    fps = output.get("fps", 12.0)
+    fps = output.get("fps", DEFAULT_FPS)
     if not path.is_file() or isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps <= 0:
         return None
     return path, float(fps)

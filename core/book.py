@@ -22,6 +22,8 @@ from .atomic import atomic_write_text
 from .images import probe_image
 
 CLASSES_FILE = "classes.txt"
+DEFAULT_CHAPTER_SIZE = 25
+"""Frames per chapter page of a book."""
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ def build_book(
     out_dir: Path,
     *,
     title: str = "Neuralgae",
-    chapter_size: int = 25,
+    chapter_size: int = DEFAULT_CHAPTER_SIZE,
 ) -> Path:
     """Write the book into ``out_dir`` (created; earlier book files replaced); return its ``index.html``.
 

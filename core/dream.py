@@ -28,6 +28,8 @@ from .tiling import tile_boxes
 from .tileable import octave_resize
 
 MIN_SIDE = 32
+DEFAULT_LAYERS = "block10"
+"""The layer ``nd dream`` and the dream renderer amplify unless told otherwise: mid-level shapes (eyes, scales, arches)."""
 
 
 WHOLE_IMAGE_MAX_PIXELS = 1_500_000

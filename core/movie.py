@@ -31,6 +31,9 @@ from .atomic import PART_SUFFIX, atomic_write
 from .images import check_image_header, load_image, probe_image, to_uint8
 from .loop import Seamless, plan_seamless, reduce_for_measure, seamless_frames
 
+DEFAULT_FPS = 12.0
+"""Frame rate of an animation when nothing says otherwise (a spec's ``output.fps``, a folder of frames for ``nd gif``)."""
+
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 """Image files :func:`list_frames` picks up from a folder."""
 
@@ -425,7 +428,7 @@ def write_animation(
     frames: Sequence[Path | np.ndarray] | Iterable[Path | np.ndarray],
     out: str | os.PathLike,
     *,
-    fps: float = 12.0,
+    fps: float = DEFAULT_FPS,
     reverse: bool = False,
     pingpong: bool = False,
     loop: int = 0,

@@ -33,6 +33,7 @@ except ImportError:  # Python 3.10
 
 from .errors import NeuralgaeError, did_you_mean, option
 from .images import parse_size
+from .movie import DEFAULT_FPS
 from .limits import MAX_SPEC_BYTES, MAX_TOML_DEPTH, check_fps, check_frames, check_loop, toml_depth
 from .schedule import FrameSignals, as_table_value, check_schedules, is_schedule, resolve, split_schedules
 
@@ -189,7 +190,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("output.frame_pattern", "string", DEFAULT_FRAME_PATTERN, "File name of each frame: a PNG name containing `{index}` with optional zero padding (`{index:05d}`), so that sorting the names gives the order.", _check_frame_pattern),
     Key("output.gif", "true, false or file name", False, "Write an animated GIF of all frames at the end (`true` names it after the spec).", _check_animation),
     Key("output.mp4", "true, false or file name", False, "Write an MP4 video of all frames at the end (`true` names it after the spec).", _check_animation),
-    Key("output.fps", "number > 0, at most 240", 12.0, "Frames per second of the GIF and MP4.", _check_fps),
+    Key("output.fps", "number > 0, at most 240", DEFAULT_FPS, "Frames per second of the GIF and MP4.", _check_fps),
     Key("output.reverse", "true or false", False, "Play the animations backwards (a zoom-in loop becomes a zoom-out).", _check_bool),
     Key("output.pingpong", "true or false", False, "Play forwards then backwards, so the animation loops without a jump.", _check_bool),
     Key("output.loop", "whole number 0 to 65535", 0, "How many times the GIF loops (0: forever).", _check_loop),
@@ -289,7 +290,7 @@ class Output:
     frame_pattern: str = DEFAULT_FRAME_PATTERN
     gif: bool | str = False
     mp4: bool | str = False
-    fps: float = 12.0
+    fps: float = DEFAULT_FPS
     reverse: bool = False
     pingpong: bool = False
     loop: int = 0

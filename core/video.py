@@ -27,6 +27,7 @@ from .atomic import atomic_write
 from .images import as_rgb_float, check_image_header, load_image, resize
 from .limits import max_frames
 from .movie import (
+    DEFAULT_FPS,
     READABLE_ANIMATIONS,
     ffmpeg_metadata,
     frame_files,
@@ -37,7 +38,7 @@ from .movie import (
     write_animation,
 )
 
-DEFAULT_FOLDER_FPS = 12.0
+DEFAULT_FOLDER_FPS = DEFAULT_FPS
 """Frame rate of a folder of frames (a folder does not say): the default of ``output.fps``."""
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from neuralgae.core.book import DEFAULT_CHAPTER_SIZE
 from neuralgae.core.plugins import default_host
 from neuralgae_cli.common import user_errors
 
@@ -67,7 +68,7 @@ def register(app: typer.Typer) -> None:
         text: str = typer.Option("verse", "--text", "-t", help="Text generator: verse, prose, or one a plugin adds (`nd plugins`)."),
         seed: int = typer.Option(0, "--seed", min=0, help="Seed of the text: the same seed writes the same book."),
         out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the book (default RUN_DIR/book)."),
-        chapter_size: int = typer.Option(25, "--chapter-size", min=1, help="Frames per chapter page."),
+        chapter_size: int = typer.Option(DEFAULT_CHAPTER_SIZE, "--chapter-size", min=1, help="Frames per chapter page."),
         title: str = typer.Option("Neuralgae", "--title", help="The book's title."),
         param: list[str] = typer.Option([], "--param", "-p", metavar="NAME=VALUE",
                                         help="A parameter of the text generator, e.g. --param words=8 (`nd plugins verse` lists them)."),

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from neuralgae.core.dream import DEFAULT_LAYERS, DreamSettings
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.images import load_image, parse_size, save_image, smooth_noise
 
@@ -121,15 +122,15 @@ def dream_video(source: str, output: Path, *, params: dict, seed: int, network: 
 def dream_command(
     input: Annotated[str, typer.Argument(help="Image file, noise:WxH to dream from noise, or a video file / folder of frames.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the dream (.png keeps its parameters); for a video, a .mp4/.gif/.webm or a folder for the frames.")],
-    layers: Annotated[str, typer.Option(help="Layers to amplify: NAME[:CHANNELS][@WEIGHT], comma separated (`nd layers`).")] = "block10",
-    octaves: Annotated[int, typer.Option(help="Number of scales.")] = 4,
-    octave_scale: Annotated[float, typer.Option(help="Size ratio between octaves.")] = 1.4,
-    steps: Annotated[int, typer.Option(help="Gradient-ascent steps per octave.")] = 10,
-    step_size: Annotated[float, typer.Option(help="Step size (the image spans 0..1).")] = 0.01,
-    jitter: Annotated[int, typer.Option(help="Random shift in pixels before each step.")] = 32,
-    tile_size: Annotated[int, typer.Option(help="Tile size in pixels for large images.")] = 768,
-    tile_overlap: Annotated[int, typer.Option(help="Pixels of context each tile sees beyond its edges.")] = 32,
-    tiling: Annotated[str, typer.Option(help="auto, always or never.")] = "auto",
+    layers: Annotated[str, typer.Option(help="Layers to amplify: NAME[:CHANNELS][@WEIGHT], comma separated (`nd layers`).")] = DEFAULT_LAYERS,
+    octaves: Annotated[int, typer.Option(help="Number of scales.")] = DreamSettings.octaves,
+    octave_scale: Annotated[float, typer.Option(help="Size ratio between octaves.")] = DreamSettings.octave_scale,
+    steps: Annotated[int, typer.Option(help="Gradient-ascent steps per octave.")] = DreamSettings.steps,
+    step_size: Annotated[float, typer.Option(help="Step size (the image spans 0..1).")] = DreamSettings.step_size,
+    jitter: Annotated[int, typer.Option(help="Random shift in pixels before each step.")] = DreamSettings.jitter,
+    tile_size: Annotated[int, typer.Option(help="Tile size in pixels for large images.")] = DreamSettings.tile_size,
+    tile_overlap: Annotated[int, typer.Option(help="Pixels of context each tile sees beyond its edges.")] = DreamSettings.tile_overlap,
+    tiling: Annotated[str, typer.Option(help="auto, always or never.")] = DreamSettings.tiling,
     guide: Annotated[Optional[Path], typer.Option(help="Guide image whose features the dream moves toward.")] = None,
     original_colors: Annotated[bool, typer.Option("--original-colors", help="Keep the input's colours; dream luminance only.")] = False,
     tileable: Annotated[bool, typer.Option("--tileable", help="Make the result wrap around in both directions (a texture or wallpaper).")] = False,

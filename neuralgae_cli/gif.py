@@ -18,6 +18,7 @@ from neuralgae.core.limits import check_fps, check_loop
 from neuralgae.core.loop import SEAM_LIMIT
 from neuralgae.core.movie import (
     ANIMATION_SUFFIXES,
+    DEFAULT_FPS,
     image_size,
     list_frames,
     plan_loop,
@@ -29,7 +30,6 @@ from neuralgae.core.video import write_video
 
 from .common import progress_bar, user_errors
 
-DEFAULT_FPS = 12.0
 console = Console()
 
 

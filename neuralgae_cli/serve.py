@@ -31,6 +31,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from neuralgae.core.stream import DEFAULT_HOLD, StreamSettings
 from neuralgae_cli.common import DeviceOption, PrecisionOption
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -337,15 +338,15 @@ def build_stream(
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 lets other machines watch.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on; 0 picks a free one.")] = 8000,
-    size: Annotated[str, typer.Option(help="Size of the computed frames, WxH; the page scales them up smoothly.")] = "384x256",
-    steps: Annotated[int, typer.Option(min=1, help="Optimisation steps per computed frame (more: slower, richer).")] = 6,
-    hold: Annotated[float, typer.Option(min=1, help="Seconds each requested subject holds the stream.")] = 60.0,
+    size: Annotated[str, typer.Option(help="Size of the computed frames, WxH; the page scales them up smoothly.")] = f"{StreamSettings.width}x{StreamSettings.height}",
+    steps: Annotated[int, typer.Option(min=1, help="Optimisation steps per computed frame (more: slower, richer).")] = StreamSettings.steps,
+    hold: Annotated[float, typer.Option(min=1, help="Seconds each requested subject holds the stream.")] = DEFAULT_HOLD,
     classes: Annotated[Optional[str], typer.Option("--classes", "-c", help='One or two classes to start with, e.g. "goldfish, volcano" (default: a random one).')] = None,
     record: Annotated[Optional[Path], typer.Option(help="Write every computed frame and its subjects to this folder (`nd gif DIR` makes an animation).")] = None,
     always_render: Annotated[bool, typer.Option("--always-render", help="Keep rendering while no one watches.")] = False,
-    zoom: Annotated[Optional[float], typer.Option(help="Magnification per computed frame (default 1.03).")] = None,
-    rotate: Annotated[Optional[float], typer.Option(help="Counter-clockwise turn per computed frame, in degrees (default 0.3).")] = None,
-    prior: Annotated[Optional[float], typer.Option(help="Strength of the Student-t patch prior (default 5; 0 = off).")] = None,
+    zoom: Annotated[Optional[float], typer.Option(help=f"Magnification per computed frame (default {StreamSettings.zoom:g}).")] = None,
+    rotate: Annotated[Optional[float], typer.Option(help=f"Counter-clockwise turn per computed frame, in degrees (default {StreamSettings.rotate:g}).")] = None,
+    prior: Annotated[Optional[float], typer.Option(help=f"Strength of the Student-t patch prior (default {StreamSettings.prior_weight:g}; 0 = off).")] = None,
     seed: Annotated[int, typer.Option(min=0, help="Random seed of the stream.")] = 0,
     network: Annotated[str, typer.Option(help="Network to draw with.")] = "efficientnet-lite0",
     proxy_headers: Annotated[bool, typer.Option("--proxy-headers", help="Behind a reverse proxy on this machine: tell clients apart by its X-Forwarded-For.")] = False,

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import numpy as np
 
 from neuralgae.core.components import Range, RenderContext
-from neuralgae.core.dream import DreamSettings, build_objective, dream as run_dream, keep_colours
+from neuralgae.core.dream import DEFAULT_LAYERS, DreamSettings, build_objective, dream as run_dream, keep_colours
 from neuralgae.core.hookspecs import hookimpl
 from neuralgae.core.images import load_image
 from neuralgae.core.network import parse_layer_selections
@@ -21,7 +21,7 @@ def dream(
     image: np.ndarray,
     ctx: RenderContext,
     *,
-    layers: str = "block10",
+    layers: str = DEFAULT_LAYERS,
     octaves: Annotated[int, Range(1)] = _D.octaves,
     octave_scale: Annotated[float, Range(1, 4, low_open=True)] = _D.octave_scale,
     steps: Annotated[int, Range(0)] = _D.steps,
@@ -29,7 +29,7 @@ def dream(
     jitter: Annotated[int, Range(0)] = _D.jitter,
     tile_size: Annotated[int, Range(64)] = _D.tile_size,
     tile_overlap: Annotated[int, Range(0)] = _D.tile_overlap,  # at most half the tile size: check_params
-    tiling: Literal["auto", "always", "never"] = "auto",
+    tiling: Literal["auto", "always", "never"] = _D.tiling,
     guide: Path | None = None,
     original_colors: bool = False,
     tileable: bool = False,

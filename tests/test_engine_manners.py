@@ -88,3 +88,46 @@ def test_no_core_module_sets_process_wide_settings():
     assert setters == {"tensors.py"}
     levels = [p.name for p in CORE.glob("*.py") if ".setLevel(" in p.read_text(encoding="utf-8")]
     assert not levels
+
+
+def _defaults(command_name: str) -> dict:
+    """The default of every option of ``nd COMMAND``, as typer built it."""
+    import typer.main
+
+    from neuralgae_cli.main import app
+
+    group = typer.main.get_command(app)
+    return {p.name: p.default for p in group.commands[command_name].params}
+
+
+def test_the_command_line_reads_its_defaults_from_the_engine():
+    """One source for defaults: nd's options show the engine's settings, never restated numbers."""
+    from dataclasses import fields
+
+    from neuralgae.core.book import DEFAULT_CHAPTER_SIZE
+    from neuralgae.core.dream import DEFAULT_LAYERS, DreamSettings
+    from neuralgae.core.spec import DEFAULT_NETWORK
+    from neuralgae.core.stream import DEFAULT_HOLD, StreamSettings
+    from neuralgae_cli import draw as draw_cli, dream as dream_cli
+
+    dream = _defaults("dream")
+    for f in fields(DreamSettings):
+        assert dream[f.name] == getattr(DreamSettings, f.name), f.name
+    assert dream["layers"] == DEFAULT_LAYERS
+    for command in ("dream", "classify", "layers", "draw", "serve"):
+        assert _defaults(command)["network"] == DEFAULT_NETWORK, command
+    assert dream_cli.DEFAULT_NETWORK == draw_cli.DEFAULT_NETWORK == DEFAULT_NETWORK
+    serve = _defaults("serve")
+    assert serve["size"] == f"{StreamSettings.width}x{StreamSettings.height}"
+    assert serve["steps"] == StreamSettings.steps and serve["hold"] == DEFAULT_HOLD
+    assert _defaults("book")["chapter_size"] == DEFAULT_CHAPTER_SIZE
+
+
+def test_the_dream_renderer_and_nd_dream_share_their_defaults():
+    from neuralgae.core.plugins import PluginHost
+
+    params = PluginHost(entry_points=False).get("renderer", "dream").params
+    dream = _defaults("dream")
+    for name, param in params.items():
+        if name in dream:
+            assert dream[name] == param.default, name
