@@ -46,3 +46,8 @@ def top_classes(probs: np.ndarray, k: int = 5) -> list[tuple[ImageNetClass, floa
     order = np.argsort(-probs)[:k]
     classes = imagenet_classes()
     return [(classes[i], float(probs[i])) for i in order]
+
+
+def classify(net, image: np.ndarray, k: int = 5) -> list[tuple[ImageNetClass, float]]:
+    """The ``k`` classes ``net`` sees most in ``image`` with their probabilities, best first (what ``nd classify`` prints)."""
+    return top_classes(class_probabilities(net, image), k)

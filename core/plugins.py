@@ -397,7 +397,7 @@ def _why_empty(plugin) -> str:
     hook_names = [n for n in dir(hookspecs) if n.startswith(("register_", "run_", "frame_"))]
     unmarked = [n for n in hook_names if callable(getattr(plugin, n, None))]
     if unmarked:
-        return f"no hooks: {', '.join(unmarked)} not marked @hookimpl (from neuralgae.core.hookspecs import hookimpl)"
+        return f"no hooks: {', '.join(unmarked)} not marked @hookimpl (from neuralgae.core import hookimpl)"
     return "no hooks: none of its functions is marked @hookimpl with a hook's name (docs/hooks.md lists them)"
 
 
@@ -410,3 +410,14 @@ def default_host() -> PluginHost:
     if _default_host is None:
         _default_host = PluginHost()
     return _default_host
+
+
+def load_network(name: str | None = None, *, host: PluginHost | None = None):
+    """The network ``name`` (default: the spec default, EfficientNet-Lite0) from ``host`` (default: :func:`default_host`).
+
+    Built once and placed on the host's device: the Python way to get any
+    built-in, installed plugin's or ensemble (``a+b``) network by name.
+    """
+    from .spec import DEFAULT_NETWORK
+
+    return (host or default_host()).network(name or DEFAULT_NETWORK)

@@ -331,8 +331,11 @@ def test_other_errors_are_not_taken_for_out_of_memory(net, chelsea):
 
 
 def test_gpu_tiles_are_sized_from_free_memory(monkeypatch):
-    from neuralgae.core import dream as dream_mod
+    import importlib
+
     from neuralgae.core.dream import DreamSettings, fit_to_device
+
+    dream_mod = importlib.import_module("neuralgae.core.dream")  # the module: neuralgae.core.dream the name is the function
 
     settings = DreamSettings()
     monkeypatch.setattr(dream_mod, "step_memory", lambda device: 16 * 2**30)  # a 16 GB GPU, nearly empty

@@ -275,7 +275,7 @@ def test_a_plugin_without_hookimpl_says_no_hooks_loudly(site, monkeypatch):
     assert hooks.exit_code == 0
     assert (
         "  nd_lazy_plugin  [nd-lazy-plugin]  NO HOOKS, it registers nothing: register_transforms not marked @hookimpl "
-        "(from neuralgae.core.hookspecs import hookimpl)"
+        "(from neuralgae.core import hookimpl)"
     ) in hooks.output.splitlines()
     listed = CliRunner().invoke(app, ["plugins"])
     assert "plugins that registered nothing:" in listed.output

@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 
 import nd_example_plugin
-from neuralgae.core.components import FrameContext
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.plugins import PluginHost
+from neuralgae.core import FrameContext, NeuralgaeError, PluginHost
 
 
 def ctx():

@@ -10,9 +10,7 @@ from typing import Literal
 
 import numpy as np
 
-from neuralgae.core.components import FrameContext
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core import FrameContext, NeuralgaeError, hookimpl
 
 
 def fold(image: np.ndarray, axis: str) -> np.ndarray:
