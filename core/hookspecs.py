@@ -36,7 +36,7 @@ def register_networks(register):
 
     :param register: ``register(name, factory, *, description="")`` where
         ``factory()`` returns an object satisfying
-        :class:`neuralgae.core.network.Network`. Factories are called lazily,
+        :class:`neuralgae.core.Network`. Factories are called lazily,
         the first time a run asks for that network, and the result is cached.
     """
 
@@ -47,7 +47,7 @@ def register_transforms(register):
 
     :param register: ``register(function, *, name=None)``. ``function(image,
         ctx, **params)`` takes a float32 (H, W, 3) image in [0, 1] and a
-        :class:`neuralgae.core.components.FrameContext` and returns a new
+        :class:`neuralgae.core.FrameContext` and returns a new
         image of the same shape and dtype. Its keyword-only parameters are the
         parameters a spec may set. ``name`` defaults to the function's name.
     """
@@ -60,7 +60,7 @@ def register_samplers(register):
     :param register: ``register(function, *, name=None)``. ``function(probs,
         ctx, **params)`` takes the classification of the last frame (a float
         array of 1000 probabilities) and a
-        :class:`neuralgae.core.components.SamplerContext`, and returns a list
+        :class:`neuralgae.core.SamplerContext`, and returns a list
         of ``(class_index, weight)`` pairs for the next frame.
     """
 
@@ -71,7 +71,7 @@ def register_renderers(register):
 
     :param register: ``register(function, *, name=None)``. ``function(image,
         ctx, **params)`` takes a float32 (H, W, 3) image and a
-        :class:`neuralgae.core.components.RenderContext` (network, classes,
+        :class:`neuralgae.core.RenderContext` (network, classes,
         rng, progress) and returns the rendered image. A renderer may carry
         ``function.check_params(**params)``, a cheap check of its limits
         that raises ``NeuralgaeError``; schedules of its parameters are
@@ -84,8 +84,9 @@ def register_text_generators(register):
     """Register text generators that write prose or verse from a run's class lists.
 
     :param register: ``register(function, *, name=None)``. ``function(frames,
-        ctx, **params)`` takes the list of per-frame class lists and returns
-        one passage of text per frame.
+        ctx, **params)`` takes the list of per-frame class lists and a
+        :class:`neuralgae.core.TextContext` and returns one passage of text
+        per frame.
     """
 
 
@@ -105,7 +106,7 @@ def register_specs(register):
 def run_started(run):
     """Called once when a pipeline run starts (or resumes), before the first frame.
 
-    :param run: the :class:`neuralgae.core.pipeline.Run` (spec, output folder,
+    :param run: the :class:`neuralgae.core.Run` (spec, output folder,
         first frame index).
     """
 
@@ -117,11 +118,14 @@ def frame_written(run, frame):
     Use it for custom outputs (uploading, extra files, live previews).
 
     :param run: the current run.
-    :param frame: the :class:`neuralgae.core.pipeline.FrameRecord` just written
+    :param frame: the :class:`neuralgae.core.FrameRecord` just written
         (index, path, image array, classes, parameters).
     """
 
 
 @hookspec
 def run_finished(run):
-    """Called once after the last frame of a run (not when it is interrupted)."""
+    """Called once after the last frame of a run and its animations (not when it is interrupted).
+
+    :param run: the finished run; ``run.outputs`` lists the GIF/MP4 written.
+    """
