@@ -52,7 +52,7 @@ def chain_stats(run_dir: Path) -> dict:
     """The attractor figures of the run in ``run_dir`` (from its manifest)."""
     from neuralgae.core.class_groups import dominant_group
     from neuralgae.core.classes import imagenet_classes
-    from neuralgae.core.pipeline import read_manifest
+    from neuralgae.core.runfolder import read_manifest
 
     entries = read_manifest(run_dir)
     frames = [[(int(i), float(w)) for i, w in e["classes"]] for e in entries if e.get("classes")]

@@ -40,7 +40,8 @@ from .images import load_image, read_metadata, save_image
 from .movie import list_frames, read_animation, write_animation
 
 # specs and runs
-from .pipeline import FrameRecord, Run, read_manifest, run_spec
+from .pipeline import Run, run_spec
+from .runfolder import FrameRecord, read_manifest
 from .spec import Spec, load_spec, validate_spec
 
 # batches

@@ -359,7 +359,7 @@ def check_variation(
 ) -> Outcome | None:
     """Without running anything: a failed outcome when the variation's spec does not load or its folder
     cannot be resumed, a skipped one when its run is finished, else None (it has work to do)."""
-    from .pipeline import inside, prepare_output
+    from .runfolder import inside, prepare_output
 
     try:
         inside(variation.out.parent, variation.out.name, f"run folder '{variation.out.name}'")  # a link would run elsewhere
@@ -400,7 +400,8 @@ def run_variation(
     where = f"{socket.gethostname()}:{os.getpid()}"
     outcome = Outcome(variation.name, "failed", worker=where)
     try:
-        from .pipeline import prepare_output, run_spec
+        from .pipeline import run_spec
+        from .runfolder import prepare_output
 
         import torch
 
@@ -773,7 +774,7 @@ def thumbnail(source: Path, target: Path, *, size: int = THUMB_SIZE) -> Path:
 
 def last_frame(run_dir: Path) -> Path | None:
     """The last complete frame of the run in ``run_dir``, or None."""
-    from .pipeline import read_manifest
+    from .runfolder import read_manifest
 
     entries = read_manifest(Path(run_dir))
     return Path(run_dir) / entries[-1]["file"] if entries else None
@@ -807,7 +808,7 @@ def _card_frame(variation: Variation, folder: Path) -> tuple[Path, Path] | None:
     The run folder is read as untrusted input: its manifest may not point
     outside it, and the thumbnails are written only inside the batch folder.
     """
-    from .pipeline import inside
+    from .runfolder import inside
 
     if not variation.out.is_dir():
         return None

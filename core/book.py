@@ -75,7 +75,7 @@ def book_frames(run_dir: Path) -> list[BookFrame]:
 
     Raises when the folder holds no run or its frames have no classes (a run without a sampler).
     """
-    from .pipeline import MANIFEST, read_manifest
+    from .runfolder import MANIFEST, read_manifest
 
     run_dir = Path(run_dir)
     if not (run_dir / MANIFEST).is_file():
@@ -214,7 +214,7 @@ def _frame_suffix(frame: BookFrame) -> str:
 
 def _write_book(frames: Sequence[BookFrame], passages: Sequence[str], out_dir: Path, *, title: str, chapter_size: int) -> Path:
     """The writing half of :func:`build_book`, its arguments checked."""
-    from .pipeline import inside
+    from .runfolder import inside
 
     copies = [f"{frame.index:05d}{_frame_suffix(frame)}" for frame in frames]  # every frame checked before any is copied
     images = inside(out_dir, "images", "the images folder")  # a link there would write elsewhere

@@ -9,12 +9,9 @@ sampler chooses frame *k*'s classes, which the renderer receives as
 manifest and generators derived from (seed, frame index), a run that is
 killed can be resumed and yields byte-identical frames.
 
-Output folder layout::
-
-    frame_00000.png ...   the frames, written atomically, each carrying its recipe
-    manifest.jsonl        one JSON line per frame, appended once the frame is in place
-    spec.toml             the resolved spec (defaults filled in, paths absolute)
-    NAME.gif / NAME.mp4   the animations, written at the end
+The output folder is a run folder (:mod:`~neuralgae.core.runfolder`: the
+frames, ``manifest.jsonl``, ``spec.toml``) plus ``NAME.gif`` / ``NAME.mp4``,
+written at the end.
 
 A **video source** (``source.video``: a video file or a folder of frames)
 changes where each frame starts: frame *k* is the renderer applied to the
@@ -34,11 +31,7 @@ message)`` callback and events to the ``run_started``, ``frame_written`` and
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,18 +39,16 @@ import numpy as np
 
 from .classify import class_probabilities
 from .components import FrameContext, ProgressCallback, RenderContext, SamplerContext, no_progress
-from .errors import NeuralgaeError, option
-from .atomic import PART_SUFFIX, atomic_write_text
-from .images import as_rgb_float, check_output_folder, load_image, resize, save_image, smooth_noise, to_uint8
+from .errors import NeuralgaeError
+from .atomic import atomic_write_text
+from .images import as_rgb_float, load_image, resize, smooth_noise, to_uint8
 from .network import network_device, placement_record
 from .plugins import PluginError, PluginHost
 from .schedule import ScheduledComponent
-from .spec import Spec, dumps_spec, first_difference, read_toml
+from .runfolder import MANIFEST, SPEC_FILE, FrameRecord, prepare_output, read_manifest, write_frame, write_manifest
+from .spec import Spec, dumps_spec
+from .video import start_video, video_of, video_start
 
-RESUME, OVERWRITE = option("resume"), option("overwrite")  # named as the front end spells them
-
-MANIFEST = "manifest.jsonl"
-SPEC_FILE = "spec.toml"
 FIRST_RANDOM_CLASSES = 8
 TOP_SEEN = 10
 
@@ -75,74 +66,6 @@ def frame_torch_seed(seed: int, index: int) -> int:
     """An integer seed for torch generators of frame ``index`` (below 2**63)."""
     state = np.random.SeedSequence(seed, spawn_key=(index, TORCH_STREAM)).generate_state(2, np.uint32)
     return int(state[0]) << 31 | int(state[1]) >> 1
-
-
-# -- records ---------------------------------------------------------------------
-
-
-@dataclass
-class FrameRecord:
-    """One written frame: where it is, the image as written, and what made it.
-
-    ``image`` is the quantised float32 (H, W, 3) image (what the PNG holds).
-    ``classes`` are the (class index, weight) pairs passed to the renderer
-    (None without a sampler); ``seen`` the top classes of the previous frame
-    as the network classified it (None without a sampler or for frame 0).
-    """
-
-    index: int
-    path: Path
-    image: np.ndarray
-    renderer: dict
-    transforms: list[dict]
-    classes: list[tuple[int, float]] | None
-    seen: list[tuple[int, float]] | None
-    render_seed: int
-    seconds: float = 0.0
-    sha256: str = ""
-    extra: dict = field(default_factory=dict)
-
-    def recipe(self, spec: Spec) -> dict:
-        """Everything needed to remake this frame from the previous one: stored in the PNG."""
-        return {
-            "frame": self.index,
-            "seed": spec.seed,
-            "render_seed": self.render_seed,
-            "renderer": self.renderer,
-            "transforms": self.transforms,
-            "classes": _pairs(self.classes),
-            "spec": spec.to_dict(include_output=False),
-            "spec_name": spec.name,
-            **{k: v for k, v in self.extra.items() if k in ("source_frame", "device", "precision")},
-        }
-
-    def manifest_entry(self) -> dict:
-        return {
-            "index": self.index,
-            "file": self.path.name,
-            "sha256": self.sha256,
-            "render_seed": self.render_seed,
-            "renderer": self.renderer,
-            "transforms": self.transforms,
-            "classes": _pairs(self.classes),
-            "class_names": _class_names(self.classes),
-            "seen": _pairs(self.seen),
-            "seconds": round(self.seconds, 3),
-            **self.extra,
-        }
-
-
-def _pairs(classes) -> list[list] | None:
-    return None if classes is None else [[int(i), float(w)] for i, w in classes]
-
-
-def _class_names(classes) -> list[str] | None:
-    if classes is None:
-        return None
-    from .classes import NUM_CLASSES, imagenet_classes
-
-    table = imagenet_classes()
-    return [table[int(i)].name if 0 <= int(i) < NUM_CLASSES else str(i) for i, _ in classes]
 
 
 @dataclass
@@ -172,178 +95,6 @@ class Run:
         return len(self.entries)
 
 
-# -- the output folder -------------------------------------------------------------
-
-
-def read_manifest(folder: Path) -> list[dict]:
-    """The complete entries of a manifest: contiguous from frame 0, each with its file present.
-
-    A torn last line (a kill while writing it) and entries after a gap are dropped.
-    """
-    return [entry for entry, _ in _complete_lines(folder)]
-
-
-def _complete_lines(folder: Path) -> list[tuple[dict, str]]:
-    """The manifest's complete (entry, line) pairs, contiguous from frame 0.
-
-    A line that is not UTF-8 JSON, not an object, out of order or whose file is
-    missing ends the list (a torn write); an entry whose file lies outside
-    ``folder`` raises, since the manifest is untrusted input.
-    """
-    path = folder / MANIFEST
-    if not path.is_file():
-        return []
-    out: list[tuple[dict, str]] = []
-    with path.open("rb") as fh:
-        for raw in fh:
-            try:
-                line = raw.decode("utf-8")
-                entry = json.loads(line)
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                break
-            if not line.endswith("\n") or not isinstance(entry, dict) or entry.get("index") != len(out):
-                break
-            name = entry.get("file")
-            if not isinstance(name, str) or not name:
-                break
-            inside(folder, name, f"{MANIFEST} entry {len(out)} (file {name!r})")
-            if not (folder / name).is_file():
-                break
-            out.append((entry, line))
-    return out
-
-
-def _lies_inside(folder: Path, path: Path) -> bool:
-    """Whether ``path`` (symlinks followed) lies inside ``folder``."""
-    try:
-        inside(folder, path, "path")
-    except NeuralgaeError:
-        return False
-    return True
-
-
-def inside(folder: Path, name: str | Path, what: str) -> Path:
-    """``folder / name``, checked to lie inside ``folder`` once symlinks are followed; else a clear error.
-
-    A run folder may come from elsewhere (shared, downloaded), so a path it
-    names is never trusted to stay in it: nothing ``nd`` deletes, overwrites
-    or copies may lie outside the folder it owns.
-    """
-    folder = Path(folder)
-    path = folder / name
-    root = folder.resolve()
-    try:
-        target = path.resolve()
-    except (OSError, RuntimeError) as exc:  # a symlink loop
-        raise NeuralgaeError(f"{what} in '{folder}' cannot be followed ({exc}); remove it from the folder") from None
-    if target != root and root not in target.parents:
-        raise NeuralgaeError(
-            f"{what} in '{folder}' points outside the folder (to '{target}'); "
-            "nd only touches files inside a run folder: remove that entry or choose another folder"
-        )
-    return path
-
-
-def write_manifest(folder: Path, entries: list[dict]) -> None:
-    """Replace the run's manifest with ``entries`` in one atomic write."""
-    text = "".join(json.dumps(e, default=str) + "\n" for e in entries)
-    atomic_write_text(folder / MANIFEST, text)
-
-
-def append_manifest(folder: Path, entry: dict) -> None:
-    """Add one frame's entry to the manifest, on disk before the call returns (a torn line is dropped on resume)."""
-    with (folder / MANIFEST).open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry, default=str) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _frame_glob(pattern: str) -> str:
-    start = pattern.index("{")
-    end = pattern.index("}", start)
-    return pattern[:start] + "*" + pattern[end + 1 :]
-
-
-def _fingerprint_of(data: dict) -> dict:
-    d = {k: v for k, v in data.items() if k not in ("frames", "description", "output")}
-    d.setdefault("transforms", [])  # TOML writes no key for an empty array of tables
-    d["frame_pattern"] = data.get("output", {}).get("frame_pattern")
-    return d
-
-
-def _clear_run(folder: Path, spec: Spec) -> None:
-    """Remove what a run writes (frames, manifest, spec, animations, torn temporaries); leave other files.
-
-    Every path is checked to lie inside ``folder`` before the first is
-    deleted, so a crafted manifest or a symlink cannot make it remove a file elsewhere.
-    """
-    doomed: set[Path] = {folder / e["file"] for e in read_manifest(folder)}  # read_manifest checks each entry
-    doomed.update(folder.glob(_frame_glob(spec.output.frame_pattern)))
-    doomed.update(folder.glob(f".*{PART_SUFFIX}"))
-    for name in (MANIFEST, SPEC_FILE):
-        doomed.add(folder / name)
-    for kind in ("gif", "mp4"):
-        p = spec.output.animation_path(kind, spec.name)
-        if p is not None and (p.is_symlink() or _lies_inside(folder, p)):  # one the spec puts elsewhere is replaced at the end
-            doomed.add(p)
-    for p in doomed:
-        if p.is_symlink() or p.is_file():  # removing a link never touches its target
-            p.unlink()
-
-
-def prepare_output(spec: Spec, *, resume: bool = False, overwrite: bool = False) -> list[dict]:
-    """Check the output folder before any work; return the manifest entries to continue from.
-
-    A fresh run needs an empty (or missing) folder unless ``overwrite``;
-    ``resume`` continues a run of the same spec (or starts one in an empty folder).
-    """
-    folder = spec.output.dir
-    check_output_folder(folder)
-    has_run = (folder / MANIFEST).exists() or (folder / SPEC_FILE).exists()
-    busy = folder.is_dir() and any(folder.iterdir())
-    if resume and overwrite:
-        raise NeuralgaeError(f"{RESUME} and {OVERWRITE} contradict each other; use one of them")
-    if resume:
-        if has_run:
-            inside(folder, MANIFEST, MANIFEST)  # appended to: a link elsewhere would write there
-            return _resumable_entries(spec, folder)
-        if busy:
-            raise NeuralgaeError(
-                f"cannot resume: output folder '{folder}' holds no run (no {MANIFEST}); "
-                f"choose another with {option('out')}, or start again with {OVERWRITE}"
-            )
-        return []
-    if busy and not overwrite:
-        if has_run:
-            raise NeuralgaeError(
-                f"output folder '{folder}' already holds a run; add {RESUME} to continue it "
-                f"or {OVERWRITE} to start again"
-            )
-        raise NeuralgaeError(f"output folder '{folder}' is not empty; choose another with {option('out')} or add {OVERWRITE}")
-    if busy:
-        _clear_run(folder, spec)
-    return []
-
-
-def _resumable_entries(spec: Spec, folder: Path) -> list[dict]:
-    saved_path = folder / SPEC_FILE
-    if not saved_path.exists():
-        raise NeuralgaeError(f"cannot resume: '{saved_path}' is missing; start again with {OVERWRITE}")
-    saved = read_toml(saved_path, origin=str(saved_path))
-    diff = first_difference(_fingerprint_of(saved), _fingerprint_of(spec.to_dict()))
-    if diff is not None:
-        key, old, new = diff
-        raise NeuralgaeError(
-            f"cannot resume '{folder}': the spec changed at {key} (was {old!r}, now {new!r}); "
-            f"restore it, or start again with {OVERWRITE}"
-        )
-    complete = _complete_lines(folder)
-    text = "".join(line for _, line in complete)
-    if (folder / MANIFEST).read_bytes() != text.encode("utf-8"):  # torn or orphaned lines: keep the complete prefix
-        atomic_write_text(folder / MANIFEST, text)
-    return [entry for entry, _ in complete]
-
-
 # -- the steps of a frame -------------------------------------------------------------
 
 
@@ -363,81 +114,6 @@ def load_source(spec: Spec) -> np.ndarray:
         width, height = src.resize
         image = np.clip(resize(image, height, width), 0.0, 1.0).astype(np.float32)
     return image
-
-
-def video_of(spec: Spec):
-    """The spec's probed video source (:class:`~neuralgae.core.video.VideoSource`), or None."""
-    src = spec.source
-    if src.video is None:
-        return None
-    if src.video_info is not None:
-        return src.video_info
-    from .video import open_video
-
-    return open_video(src.video)
-
-
-def video_frames(spec: Spec, *, start: int = 0):
-    """Stream ``(index, frame)`` of the spec's video from ``start``, resized as the spec says."""
-    from .video import iter_frames
-
-    return iter_frames(video_of(spec), start=start, size=spec.source.resize)
-
-
-@dataclass
-class VideoState:
-    """What a video run carries from one frame to the next: the previous source frame only.
-
-    (The previous output is the pipeline's ``previous``; nothing else is kept,
-    so memory does not grow with the video's length.)
-    """
-
-    frames: object
-    previous_source: np.ndarray | None = None
-
-    def next_frame(self, index: int) -> np.ndarray:
-        try:
-            got, frame = next(self.frames)
-        except StopIteration:
-            raise NeuralgaeError(
-                f"the video ended before frame {index}; it may be damaged: set frames to {index} or re-encode it"
-            ) from None
-        if got != index:  # pragma: no cover - iter_frames yields consecutive indices
-            raise NeuralgaeError(f"the video gave frame {got} where frame {index} was expected")
-        return frame
-
-
-def start_video(spec: Spec, first: int) -> VideoState:
-    """Open the video stream for a run whose first frame to render is ``first`` (re-reading frame first-1 on resume)."""
-    if first == 0 or spec.source.coherence <= 0:
-        return VideoState(video_frames(spec, start=first))
-    state = VideoState(video_frames(spec, start=first - 1))
-    state.previous_source = state.next_frame(first - 1)
-    return state
-
-
-def video_start(spec: Spec, state: VideoState, previous: np.ndarray | None, index: int, *, device=None):
-    """Frame ``index``'s input and the motion from the previous frame (None when coherence is off or on frame 0).
-
-    The optical flow runs on ``device`` (the network's): scikit-image on the
-    CPU, a torch TV-L1 elsewhere (:mod:`neuralgae.core.flow_torch`).
-    """
-    from .flow import coherent_start, frame_motion
-
-    frame = state.next_frame(index)
-    weight = spec.source.coherence
-    motion = None
-    start = frame
-    if weight > 0 and previous is not None and state.previous_source is not None:
-        if previous.shape != frame.shape:
-            raise NeuralgaeError(
-                f"frame {index - 1} is {previous.shape[1]}x{previous.shape[0]} but the video is "
-                f"{frame.shape[1]}x{frame.shape[0]}; coherence needs a renderer that keeps the frame size"
-            )
-        motion = frame_motion(frame, state.previous_source, device=device)
-        start = coherent_start(frame, state.previous_source, previous, motion, weight=weight)
-    state.previous_source = frame if weight > 0 else None
-    return start, motion
 
 
 def quantise(image: np.ndarray) -> np.ndarray:
@@ -720,11 +396,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
             render_seed=render_seed,
             extra=extra,
         )
-        save_image(record.path, pixels, json.loads(json.dumps(record.recipe(spec), default=str)))
-        record.sha256 = hashlib.sha256(record.path.read_bytes()).hexdigest()
-        record.seconds = time.monotonic() - t0
-        entry = record.manifest_entry()
-        append_manifest(folder, entry)
+        entry = write_frame(folder, record, pixels, record.recipe(spec), started=t0)
         run.entries.append(entry)
         run.records.append(record)
         if classes is not None:
@@ -780,8 +452,3 @@ def _audio_source(spec: Spec) -> Path | None:
         return spec.audio.path
     info = video_of(spec)
     return info.path if info is not None and info.has_audio else None
-
-
-def frame_paths(folder: Path) -> Sequence[Path]:
-    """The frames of a finished or interrupted run, in order, from its manifest."""
-    return [folder / e["file"] for e in read_manifest(Path(folder))]

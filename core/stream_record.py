@@ -3,22 +3,20 @@
 Each computed frame becomes ``frame_00000.png`` (atomic, carrying its
 recipe) and one line of ``manifest.jsonl`` with its subjects as the frame's
 classes, so ``nd gif DIR`` turns a session into an animation and
-:func:`neuralgae.core.pipeline.read_manifest` reads it. Recording into a
+:func:`neuralgae.core.runfolder.read_manifest` reads it. Recording into a
 folder that already holds a stream recording continues it, from its last frame.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .errors import NeuralgaeError, option
-from .images import as_rgb_float, load_image, save_image, to_uint8
-from .pipeline import MANIFEST, FrameRecord, append_manifest, write_manifest, read_manifest
+from .images import as_rgb_float, load_image, to_uint8
+from .runfolder import MANIFEST, FrameRecord, read_manifest, write_frame, write_manifest
 from .spec import DEFAULT_FRAME_PATTERN
 
 RENDERER_NAME = "stream"
@@ -64,10 +62,7 @@ class StreamRecorder:
         )
         recipe = {"frame": index, "seed": self.seed, "renderer": renderer, "transforms": transforms,
                   "classes": [[int(i), 1.0] for i in subjects], "command": "serve", **self.placement}
-        save_image(record.path, pixels, json.loads(json.dumps(recipe, default=str)))
-        record.sha256 = hashlib.sha256(record.path.read_bytes()).hexdigest()
-        entry = record.manifest_entry()
-        append_manifest(self.folder, entry)
+        entry = write_frame(self.folder, record, pixels, recipe)
         self.entries.append(entry)
         return record.path
 

@@ -189,6 +189,82 @@ def iter_frames(
         yield index, image
 
 
+# -- a video run: the spec's video streamed frame by frame ------------------------------------
+#
+# These take a validated :class:`~neuralgae.core.spec.Spec` whose ``source.video`` is set.
+
+
+def video_of(spec):
+    """The spec's probed video source (:class:`~neuralgae.core.video.VideoSource`), or None."""
+    src = spec.source
+    if src.video is None:
+        return None
+    if src.video_info is not None:
+        return src.video_info
+    return open_video(src.video)
+
+
+def video_frames(spec, *, start: int = 0):
+    """Stream ``(index, frame)`` of the spec's video from ``start``, resized as the spec says."""
+    return iter_frames(video_of(spec), start=start, size=spec.source.resize)
+
+
+@dataclass
+class VideoState:
+    """What a video run carries from one frame to the next: the previous source frame only.
+
+    (The previous output is the pipeline's ``previous``; nothing else is kept,
+    so memory does not grow with the video's length.)
+    """
+
+    frames: object
+    previous_source: np.ndarray | None = None
+
+    def next_frame(self, index: int) -> np.ndarray:
+        try:
+            got, frame = next(self.frames)
+        except StopIteration:
+            raise NeuralgaeError(
+                f"the video ended before frame {index}; it may be damaged: set frames to {index} or re-encode it"
+            ) from None
+        if got != index:  # pragma: no cover - iter_frames yields consecutive indices
+            raise NeuralgaeError(f"the video gave frame {got} where frame {index} was expected")
+        return frame
+
+
+def start_video(spec, first: int) -> VideoState:
+    """Open the video stream for a run whose first frame to render is ``first`` (re-reading frame first-1 on resume)."""
+    if first == 0 or spec.source.coherence <= 0:
+        return VideoState(video_frames(spec, start=first))
+    state = VideoState(video_frames(spec, start=first - 1))
+    state.previous_source = state.next_frame(first - 1)
+    return state
+
+
+def video_start(spec, state: VideoState, previous: np.ndarray | None, index: int, *, device=None):
+    """Frame ``index``'s input and the motion from the previous frame (None when coherence is off or on frame 0).
+
+    The optical flow runs on ``device`` (the network's): scikit-image on the
+    CPU, a torch TV-L1 elsewhere (:mod:`neuralgae.core.flow_torch`).
+    """
+    from .flow import coherent_start, frame_motion
+
+    frame = state.next_frame(index)
+    weight = spec.source.coherence
+    motion = None
+    start = frame
+    if weight > 0 and previous is not None and state.previous_source is not None:
+        if previous.shape != frame.shape:
+            raise NeuralgaeError(
+                f"frame {index - 1} is {previous.shape[1]}x{previous.shape[0]} but the video is "
+                f"{frame.shape[1]}x{frame.shape[0]}; coherence needs a renderer that keeps the frame size"
+            )
+        motion = frame_motion(frame, state.previous_source, device=device)
+        start = coherent_start(frame, state.previous_source, previous, motion, weight=weight)
+    state.previous_source = frame if weight > 0 else None
+    return start, motion
+
+
 def mux_audio(video: Path, audio_source: Path, out: Path, *, seconds: float) -> None:
     """Write ``out``: the video stream of ``video`` with the first audio track of ``audio_source`` (AAC, its first ``seconds``).
 

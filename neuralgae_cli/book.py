@@ -36,7 +36,7 @@ def make_book(
     from neuralgae.core.components import bind_params
     from neuralgae.core.errors import NeuralgaeError
     from neuralgae.core.images import check_output_folder
-    from neuralgae.core.pipeline import read_manifest
+    from neuralgae.core.runfolder import read_manifest
     from neuralgae.core.textgen import TextContext
 
     host = host or default_host()
@@ -44,7 +44,7 @@ def make_book(
     bound = bind_params(generator, params or {}, where=f"text generator '{text}'")
     frames = book_frames(run_dir)  # every frame checked to be an image inside the run
     if out is None:
-        from neuralgae.core.pipeline import inside
+        from neuralgae.core.runfolder import inside
 
         out = inside(run_dir, "book", "the book folder")  # a link there would write outside the run
     check_output_folder(out, what="book folder", fix="choose another with --out")

@@ -89,7 +89,8 @@ def video_spec(source: str, frames_dir: Path, *, params: dict, seed: int, networ
 def dream_video(source: str, output: Path, *, params: dict, seed: int, network: str, coherence: float,
                 resize: str | None, frames: int | None, fps: float | None, resume: bool, overwrite: bool) -> None:
     """``nd dream`` on a video: run the pipeline into a frames folder, then assemble the output with the source's audio."""
-    from neuralgae.core.pipeline import run_spec, video_of
+    from neuralgae.core.pipeline import run_spec
+    from neuralgae.core.video import video_of
     from neuralgae.core.plugins import default_host
     from neuralgae.core.video import write_video
 

@@ -25,7 +25,7 @@ def _resume_command(spec: str, sets: list[str], frames: int | None, out: Path | 
 
 def _reinstall_hint(host, spec: str, out: Path | None) -> str:
     """What an earlier run in ``out`` (or the folder of the spec file, as after ``nd run OUT/spec.toml``) used that is missing now."""
-    from neuralgae.core.pipeline import read_manifest
+    from neuralgae.core.runfolder import read_manifest
 
     folders = [out] if out is not None else []
     if Path(spec).is_file():

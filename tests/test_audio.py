@@ -24,7 +24,8 @@ from neuralgae.core.audio import (  # noqa: E402
     write_wav,
 )
 from neuralgae.core.errors import NeuralgaeError  # noqa: E402
-from neuralgae.core.pipeline import read_manifest, run_spec  # noqa: E402
+from neuralgae.core.pipeline import run_spec  # noqa: E402
+from neuralgae.core.runfolder import read_manifest
 from neuralgae.core.plugins import PluginHost  # noqa: E402
 from neuralgae.core.spec import load_spec  # noqa: E402
 from test_plugins_fakes import StopAfter, fake_host  # noqa: E402

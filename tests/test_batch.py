@@ -32,7 +32,8 @@ from neuralgae.core.batch import (
 )
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.images import load_image, save_image
-from neuralgae.core.pipeline import MANIFEST, SPEC_FILE, read_manifest, run_spec
+from neuralgae.core.pipeline import run_spec
+from neuralgae.core.runfolder import MANIFEST, SPEC_FILE, read_manifest
 from neuralgae.core.plugins import default_host
 from neuralgae.core.spec import apply_overrides, read_toml
 

@@ -25,7 +25,7 @@ from neuralgae.core.book import (
 from neuralgae.core.classes import class_names
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.images import save_image
-from neuralgae.core.pipeline import MANIFEST
+from neuralgae.core.runfolder import MANIFEST
 from neuralgae.core.plugins import PluginHost
 from neuralgae.core.textgen import TextContext, bigram_table, bigram_walk, details, gist, join_names
 from neuralgae.plugins.text import prose, verse

@@ -17,7 +17,8 @@ from neuralgae.core.images import load_image
 
 from neuralgae.core.hookspecs import hookimpl
 from neuralgae.core.classify import class_probabilities
-from neuralgae.core.pipeline import read_manifest, run_spec
+from neuralgae.core.pipeline import run_spec
+from neuralgae.core.runfolder import read_manifest
 from neuralgae.core.plugins import PluginError, PluginHost, default_host
 from neuralgae.core.spec import load_spec
 from neuralgae_cli import book, run

@@ -55,7 +55,7 @@ def test_an_option_is_spelt_by_the_front_end_that_shows_it():
 def test_nd_spells_options_as_its_flags_and_a_command_its_own(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from neuralgae.core.pipeline import prepare_output
+    from neuralgae.core.runfolder import prepare_output
     from neuralgae.core.spec import validate_spec
     from neuralgae.core.plugins import PluginHost
     from neuralgae_cli.main import app

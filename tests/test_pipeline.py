@@ -12,7 +12,8 @@ import pytest
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.hookspecs import hookimpl
 from neuralgae.core.images import load_image, read_metadata
-from neuralgae.core.pipeline import MANIFEST, SPEC_FILE, frame_rng, read_manifest, run_spec
+from neuralgae.core.pipeline import frame_rng, run_spec
+from neuralgae.core.runfolder import MANIFEST, SPEC_FILE, read_manifest
 from neuralgae.core.plugins import PluginError
 from neuralgae.core.spec import load_spec
 import test_plugins_fakes as fakes

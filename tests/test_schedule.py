@@ -10,7 +10,8 @@ import pytest
 from neuralgae.core.components import FrameContext
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.images import load_image
-from neuralgae.core.pipeline import read_manifest, run_spec
+from neuralgae.core.pipeline import run_spec
+from neuralgae.core.runfolder import read_manifest
 from neuralgae.core.plugins import PluginHost
 from neuralgae.core.schedule import EASINGS, Keyframes, numeric_kind, parse_keyframes
 from neuralgae.core.spec import load_spec

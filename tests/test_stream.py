@@ -251,7 +251,7 @@ def test_the_renderer_continues_only_from_an_image_of_its_size(net):
 
 def test_a_recording_is_a_run_folder_that_continues(tmp_path):
     from neuralgae.core.movie import list_frames
-    from neuralgae.core.pipeline import read_manifest
+    from neuralgae.core.runfolder import read_manifest
 
     folder = tmp_path / "rec"
     rec = StreamRecorder(folder, settings=TINY.as_dict(), seed=7)

@@ -15,7 +15,8 @@ from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.flow import frame_motion, warp_error
 from neuralgae.core.images import load_image, save_image
 from neuralgae.core.movie import write_animation
-from neuralgae.core.pipeline import MANIFEST, run_spec
+from neuralgae.core.pipeline import run_spec
+from neuralgae.core.runfolder import MANIFEST
 from neuralgae.core.spec import load_spec
 from neuralgae.core.video import iter_frames, open_video, write_video
 from test_plugins_fakes import StopAfter, fake_host
