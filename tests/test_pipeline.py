@@ -283,7 +283,6 @@ def test_source_sample_and_image(tmp_path, host):
 
 
 def test_animations_are_written_at_the_end(tmp_path, host):
-    pytest.importorskip("neuralgae.core.movie", reason="neuralgae.core.movie (GIF/MP4 assembly) has not landed yet")
     text = SPEC + '[output]\ngif = true\nfps = 5\npingpong = true\n'
     run = run_spec(make_spec(tmp_path, host, text, frames=3), host=host)
     assert run.outputs == [tmp_path / "out" / "spec.gif"]
