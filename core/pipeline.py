@@ -696,9 +696,12 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
             index=index,
             classes=classes,
             progress=frame_progress,
+            network_name=spec.network_at(index),
+            load_network=host.network,
         )
         what = f"renderer '{spec.renderer.name}'"
         rendered = _check_image(_call(renderer, what, index, image, ctx, **spec.renderer.params), what, index)
+        extra.update(json.loads(json.dumps(ctx.notes, default=str)))  # the renderer's notes: plain JSON only
         if video is not None:
             extra["source_frame"] = index
             if motion is not None:
