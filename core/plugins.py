@@ -412,12 +412,14 @@ class PluginHost:
             names += [f"{name}{FAMILY_SEPARATOR}{m}" for m in members] if members else [f"{name}{FAMILY_SEPARATOR}..."]
         return names
 
+    def network_summary(self) -> list[str]:
+        """The networks in short, for messages: plain names, and each family as ``FAMILY:NAME``."""
+        return [f"{n}{FAMILY_SEPARATOR}NAME" if e.family else n for n, e in self.networks.items()]
+
     def _unknown_network(self, name: str) -> NeuralgaeError:
-        plain = [n for n, e in self.networks.items() if not e.family]
-        families = [f"{n}{FAMILY_SEPARATOR}NAME" for n, e in self.networks.items() if e.family]
         return NeuralgaeError(
             f"unknown network '{name}'{did_you_mean(name, self.network_names())} "
-            f"(installed: {', '.join(plain + families) or 'none'}; `nd plugins --kind network` lists them){self.missing_notes()}"
+            f"(installed: {', '.join(self.network_summary()) or 'none'}; `nd plugins --kind network` lists them){self.missing_notes()}"
         )
 
     def network_entry(self, name: str) -> tuple[NetworkEntry, str | None]:
@@ -524,7 +526,7 @@ class PluginHost:
 
 def _network_option(network: str, param: inspect.Parameter, value, base_dir: Path, where: str):
     """One option of a network checked against the factory's annotation: files exist, types match."""
-    label = f"{where} " if where else ""
+    label = f"{where}: " if where else ""
     annotation = param.annotation
     kinds = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else (annotation,)
     if value is None:
