@@ -73,6 +73,18 @@ def unwrap_checkpoint(data, *, origin: str) -> dict[str, torch.Tensor]:
     return sd
 
 
+def looks_like_torch_file(path: Path) -> bool:
+    """Whether ``path`` starts like a file of ``torch.save`` (a zip archive, or the legacy pickle format)."""
+    import zipfile
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+        return zipfile.is_zipfile(path) or head[:1] == b"\x80"
+    except OSError:
+        return False
+
+
 def read_state_dict(path: str | Path, *, what: str) -> dict[str, torch.Tensor]:
     """The state_dict in ``path`` (a bare one or a checkpoint holding one), on the CPU, for ``what``."""
     p = check_weights_file(path, what=what)
@@ -82,13 +94,13 @@ def read_state_dict(path: str | Path, *, what: str) -> dict[str, torch.Tensor]:
         raise NeuralgaeError(f"'{path}' is too large to load into memory as weights for {what}") from None
     except Exception as exc:  # a torch file of something else, or no torch file at all
         reason = " ".join(str(exc).split())
-        if "weights_only" in reason or "Unsupported global" in reason:
+        if looks_like_torch_file(p) and ("weights_only" in reason or "Unsupported global" in reason):
             raise NeuralgaeError(
                 f"'{path}' holds Python objects besides tensors, which nd does not unpickle (torch.load weights_only); "
                 "save model.state_dict() alone with torch.save"
             ) from None
         raise NeuralgaeError(
-            f"'{path}' is not a torch weights file ({type(exc).__name__}: {reason[:120]}); give a file saved with torch.save"
+            f"'{path}' is not a torch weights file ({type(exc).__name__}: {reason.split('. ')[0][:100]}); give a file saved with torch.save"
         ) from None
     return unwrap_checkpoint(data, origin=str(path))
 
