@@ -10,8 +10,9 @@ network. The module must map images (N, 3, H, W) to class logits
 
 Layers: when running the module's top-level children one after another gives
 what the module gives (a scripted or traced ``nn.Sequential``, checked once on
-a test image), each child whose output is a map is a layer, by its name, and
-the pass stops at the deepest one asked for. Otherwise TorchScript gives no
+a test image), each child whose output is a map is a layer, by its name
+(``layer0``, ``layer1`` ... for a Sequential's numbered children), and the
+pass stops at the deepest one asked for. Otherwise TorchScript gives no
 way into the module, and the only layer is ``logits``: the true logits as a
 1x1 map.
 """
@@ -55,6 +56,11 @@ def check_torchscript(*, weights: Path, input_size: int = 224, normalise: bool =
         raise NeuralgaeError(f"the input_size of network '{NAME}' must be from 16 to 4096 px; got {input_size}")
 
 
+def layer_name(child: str) -> str:
+    """A child's name as a layer name: an ``nn.Sequential``'s ``0``, ``1`` ... become ``layer0``, ``layer1`` ..."""
+    return f"layer{child}" if child[:1].isdigit() else child
+
+
 class TorchScriptNetwork(nn.Module):
     """A TorchScript classifier behind the engine's network contract (see the module's documentation)."""
 
@@ -70,7 +76,7 @@ class TorchScriptNetwork(nn.Module):
         self.normalise = normalise
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self._children = [(name, child) for name, child in self.model.named_children()]
+        self._children = [(layer_name(name), child) for name, child in self.model.named_children()]
         self.layers, self.num_classes = self._probe()
         index = {name: i for i, (name, _) in enumerate(self._children)}
         self._child_index = {info.name: index.get(info.name, len(self._children) - 1) for info in self.layers}

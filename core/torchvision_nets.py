@@ -51,7 +51,7 @@ from .module_network import (
     per_position,
     tokens_to_map,
 )
-from .weights import read_state_dict
+from .weights import read_state_dict, with_metadata
 
 FAMILY = "torchvision"
 INSTALL_HINT = "pip install neuralgae[zoo]"
@@ -206,7 +206,7 @@ def load_weights(model: nn.Module, sd: dict, *, arch: str, origin: Path, assign:
         fix += f" (torchvision's file is {file_name(entries[0])})"
     try:
         missing, unexpected = model.load_state_dict(sd, strict=False, assign=assign)
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError, KeyError) as exc:
         raise NeuralgaeError(f"the weights in '{origin}' do not fit {FAMILY}:{arch} ({_mismatch_line(exc)}){hint}; {fix}") from None
     missing = [k for k in missing if k.split(".")[0] not in AUX_MODULES]
     unexpected = [k for k in unexpected if k.split(".")[0] not in AUX_MODULES]
@@ -234,7 +234,7 @@ def _has_meta(model: nn.Module) -> bool:
 
 def model_with_weights(arch: str, sd: dict, origin: Path) -> nn.Module:
     """``arch`` built for the classes ``sd`` has, with ``sd``'s tensors as its weights."""
-    sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
+    sd = with_metadata({k: v.float() if v.is_floating_point() else v for k, v in sd.items()}, getattr(sd, "_metadata", None))
     model, meta = build_architecture(arch)
     head = final_classifier(model)
     classes = sd.get(f"{head}.weight") if head else None

@@ -16,6 +16,7 @@ per process (by path, size and modification time), a module once per object.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -67,10 +68,21 @@ def unwrap_checkpoint(data, *, origin: str) -> dict[str, torch.Tensor]:
         data = inner
     else:
         raise NeuralgaeError(f"'{origin}' holds no state_dict of tensors; save model.state_dict() with torch.save")
+    metadata = getattr(data, "_metadata", None)  # module versions some architectures read when loading (MNASNet)
     sd = {k: v for k, v in data.items() if torch.is_tensor(v)}
     if sd and all(k.startswith("module.") for k in sd):  # saved from DataParallel
         sd = {k[len("module."):]: v for k, v in sd.items()}
-    return sd
+        if metadata is not None:
+            metadata = {k[len("module."):] if k.startswith("module.") else ("" if k == "module" else k): v for k, v in metadata.items()}
+    return with_metadata(sd, metadata)
+
+
+def with_metadata(sd: dict, metadata) -> OrderedDict:
+    """``sd`` as an OrderedDict carrying ``_metadata`` (what ``nn.Module.state_dict`` attaches), where there is some."""
+    out = OrderedDict(sd)
+    if metadata is not None:
+        out._metadata = metadata
+    return out
 
 
 def looks_like_torch_file(path: Path) -> bool:

@@ -91,7 +91,7 @@ def random_weights(arch: str, folder: Path) -> Path:
     """A state_dict of ``arch`` with random weights, saved under torchvision's file name for its default weights."""
     torch.manual_seed(0)
     kwargs = {"aux_logits": True, "init_weights": False} if arch in tvn.TRANSFORM_INPUT else {}
-    model = lively(torchvision.models.get_model(arch, weights=None, **kwargs), 128 if arch == "inception_v3" else SIDE)
+    model = lively(torchvision.models.get_model(arch, weights=None, **kwargs), {"inception_v3": 128, "maxvit_t": 224}.get(arch, SIDE))
     path = folder / tvn.file_name(tvn.weight_entries(arch)[0])
     sd = model.state_dict()
     if arch.startswith("vgg"):  # half the file (they are 0.5 GB); the network loads them as float32
@@ -408,3 +408,35 @@ def test_a_spec_takes_weights_relative_to_its_folder(googlenet_file, tmp_path, m
     assert str(folder / "gone.pth") in line and not (tmp_path / "out2").exists()  # refused before any work
     again = nd("run", spec, "--out", tmp_path / "out3", "-q", "--weights", folder / "googlenet.pth")
     assert again.exit_code == 0, again.output
+
+
+# -- every other family ---------------------------------------------------------------------------
+
+
+FAMILIES = {  # one small member of each other family: (a layer it must offer, whether its logits are a map)
+    "squeezenet1_1": ("features.12", True),
+    "shufflenet_v2_x0_5": ("stage3.0", True),
+    "mnasnet0_5": ("layers.10", True),
+    "regnet_y_400mf": ("trunk_output.block3", True),
+    "densenet121": ("features.denseblock3", True),
+    "efficientnet_b0": ("features.5", True),
+    "mobilenet_v2": ("features.10", True),
+    "swin_t": ("features.5", True),  # channels-last stages, read as maps
+    "vit_b_16": ("encoder_layer_6", False),  # tokens laid out as a map; one input size, 224
+    "alexnet": ("conv3", False),
+}
+
+
+@pytest.mark.parametrize("arch", list(FAMILIES))
+def test_any_other_architecture_works_as_a_network(arch, tmp_path):
+    layer, spatial = FAMILIES[arch]
+    net = tvn.load_torchvision(arch, weights=random_weights(arch, tmp_path))
+    assert layer in [info.name for info in net.layers] and net.spatial_logits is spatial
+    x = image(4).requires_grad_(True)
+    feats = net.features(x, [layer, "logits"])
+    assert feats[layer].ndim == 4 and feats[layer].shape[1] == next(i.channels for i in net.layers if i.name == layer)
+    (grad,) = torch.autograd.grad(feats[layer].pow(2).sum(), x)
+    assert grad.abs().sum() > 0
+    with torch.no_grad():
+        out = net.model(net.prepare(x.detach()))
+    torch.testing.assert_close(feats["logits"].detach().mean(dim=(2, 3)), out, atol=1e-3, rtol=1e-3)
