@@ -504,7 +504,7 @@ class PluginHost:
         from .ensemble import EnsembleNetwork, ensemble_members, is_ensemble
         from .placement import place_network
 
-        key = (name, tuple(sorted((k, str(v)) for k, v in options.items())))
+        key = _cache_key(name, options)
         if key in self._networks_cache:
             return self._networks_cache[key]
         if is_ensemble(name):  # a+b: the members' mean logits, each member placed and cached as itself
@@ -512,9 +512,12 @@ class PluginHost:
             net = EnsembleNetwork([self.network(m) for m in ensemble_members(name)])
         else:
             options = self.check_network(name, options)
-            entry, member = self.network_entry(name)
-            built = entry.factory(member, **options) if entry.family else entry.factory(**options)
-            net = place_network(built, self.device, self.precision)
+            checked = _cache_key(name, options)  # the same file named another way is the same network
+            if checked not in self._networks_cache:
+                entry, member = self.network_entry(name)
+                built = entry.factory(member, **options) if entry.family else entry.factory(**options)
+                self._networks_cache[checked] = place_network(built, self.device, self.precision)
+            net = self._networks_cache[checked]
         self._networks_cache[key] = net
         return net
 
@@ -522,6 +525,10 @@ class PluginHost:
         """Every network ``spec`` uses, by name, each with the options the spec gives it (loaded once)."""
         options = getattr(spec, "network_options", {}) or {}
         return {name: self.network(name, **options.get(name, {})) for name in spec.networks}
+
+
+def _cache_key(name: str, options: Mapping) -> tuple:
+    return name, tuple(sorted((k, str(v)) for k, v in options.items()))
 
 
 def _network_option(network: str, param: inspect.Parameter, value, base_dir: Path, where: str):
