@@ -542,7 +542,7 @@ def apply_overrides(data: dict, overrides: Sequence[str], *, cwd: Path | None = 
         value = parse_value(raw.strip())
         if key in CWD_RELATIVE_KEYS and isinstance(value, str):
             value = cwd_relative(value, cwd)
-        if len(parts) == 2 and parts[0] == "network" and parts[1] != "name":
+        if len(parts) == 2 and parts[0] == "network":
             _network_as_table(data, label)
         if len(parts) == 2 and parts[0] == "source" and parts[1] in SOURCE_STARTS:
             src = data.get("source")

@@ -128,7 +128,7 @@ def draw_command(
             "tileable": tileable,
             "seed": seed_used,
             **network_record(net, network),
-            "weights": str(weights) if weights else None,
+            "weights": str(options["weights"]) if options.get("weights") else None,
             **placement_record(net),
             "settings": settings.as_dict(),
         }

@@ -192,7 +192,7 @@ def dream_command(
         from neuralgae.core.network import network_record, placement_record
 
         metadata = {"command": "dream", "input": input, "seed": seed, **network_record(net, network),
-                    "weights": str(weights) if weights else None, **placement_record(net),
+                    "weights": str(options["weights"]) if options.get("weights") else None, **placement_record(net),
                     "renderer": "dream", "params": {k: str(v) if isinstance(v, Path) else v for k, v in params.items()}}
         save_image(output, out, metadata)
         h, w = out.shape[:2]
