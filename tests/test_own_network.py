@@ -351,3 +351,36 @@ def test_nd_dream_on_a_video_takes_network_and_weights(scripted, tmp_path):
     missing = CliRunner().invoke(app, ["dream", str(clip), "-o", str(tmp_path / "f2"), "--network", "torchscript",
                                        "--weights", str(tmp_path / "gone.pt"), "--layers", "layer2"])
     assert missing.exit_code == 1 and "gone.pt' of network 'torchscript' does not exist" in missing.output
+
+
+def test_nd_classify_and_nd_serve_take_weights(tmp_path):
+    from typer.testing import CliRunner
+
+    from neuralgae.core.images import save_image
+    from neuralgae.core.weights import file_sha256
+    from neuralgae_cli.main import app
+    from neuralgae_cli.serve import build_stream
+
+    ten = tmp_path / "ten.pt"
+    torch.jit.save(torch.jit.script(sequential_classifier(10)), str(ten))
+    picture = tmp_path / "p.png"
+    save_image(picture, np.random.default_rng(0).random((40, 40, 3), dtype=np.float32))
+    result = CliRunner().invoke(app, ["classify", str(picture), "--network", "torchscript", "--weights", str(ten), "--top", "3"])
+    assert result.exit_code == 0, result.output
+    assert len(re.findall(r"class \d", result.output)) == 3  # ten classes of its own, not ImageNet's names
+    thousand = tmp_path / "thousand.pt"
+    torch.jit.save(torch.jit.script(sequential_classifier(1000)), str(thousand))
+    live = build_stream(size="48x48", steps=1, hold=60.0, seed=0, classes="goldfish", record=tmp_path / "rec",
+                        always_render=False, network="torchscript", weights=thousand)
+    assert live.recorder.placement["network"] == "torchscript"
+    assert live.recorder.placement["weights_sha256"] == file_sha256(thousand)
+
+
+def test_nd_run_and_nd_batch_give_network_and_weights_as_overrides(tmp_path, monkeypatch):
+    from neuralgae_cli.common import network_overrides
+
+    monkeypatch.chdir(tmp_path)
+    assert network_overrides(None, None) == []
+    assert network_overrides("torchvision:googlenet", Path("g.pth")) == [
+        'network="torchvision:googlenet"', f'network.weights="{tmp_path / "g.pth"}"',
+    ]
