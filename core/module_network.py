@@ -65,9 +65,9 @@ HEAD_NAMES = ("fc", "classifier", "head", "heads", "aux1", "aux2", "AuxLogits")
 class LayerPlan:
     """Where a layer comes from: the module ``path`` whose output it is ("" for the whole model) and how to read it.
 
-    ``convert`` turns the module's output into an (N, C, h, w) map (e.g.
-    channels-last or token outputs); ``head`` marks the ``logits`` of a
-    spatial head (the classifier applied to the output).
+    ``convert`` turns the module's output into an (N, C, h, w) map: e.g.
+    channels-last or token outputs, or, for the ``logits`` of a spatial
+    head, the classifier applied at every position of the trunk's map.
     """
 
     name: str

@@ -414,13 +414,4 @@ def load_torchvision(arch: str, *, weights: Path | None = None) -> ModuleNetwork
     )
 
 
-def describe_family() -> str:
-    """One line for ``nd plugins``: what the family holds."""
-    try:
-        count = f"{len(architectures())} torchvision classifiers"
-    except NeuralgaeError:
-        count = f"torchvision's classifiers (not installed: {INSTALL_HINT})"
-    return f"{count}, e.g. torchvision:googlenet; weights from --weights FILE or the torch hub cache, never downloaded"
-
-
 __all__ = ["load_torchvision", "check_torchvision", "architectures", "missing_weights_message", "hub_checkpoints"]
