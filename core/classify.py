@@ -30,10 +30,18 @@ def class_probabilities(net, image: np.ndarray) -> np.ndarray:
     return torch.softmax(logits, dim=0).numpy().astype(np.float64)
 
 
-def top_classes(probs: np.ndarray, k: int = 5) -> list[tuple[ImageNetClass, float]]:
-    """The ``k`` most probable classes with their probabilities, best first."""
+def top_classes(probs: np.ndarray, k: int = 5, *, names=None) -> list[tuple[ImageNetClass, float]]:
+    """The ``k`` most probable classes with their probabilities, best first.
+
+    Probabilities over ImageNet-1k's 1000 classes are named by them; a
+    network with other classes names them with ``names`` (its
+    ``class_names``) or by number.
+    """
     if k < 1:
         raise NeuralgaeError(f"--top must be at least 1; got {k}")
     order = np.argsort(-probs)[:k]
-    classes = imagenet_classes()
-    return [(classes[i], float(probs[i])) for i in order]
+    if len(probs) == len(imagenet_classes()):
+        classes = imagenet_classes()
+        return [(classes[i], float(probs[i])) for i in order]
+    label = (lambda i: str(names[i])) if names is not None and len(names) == len(probs) else (lambda i: f"class {i}")
+    return [(ImageNetClass(int(i), label(i), (label(i),), ""), float(probs[i])) for i in order]

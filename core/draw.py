@@ -579,6 +579,7 @@ def _render(net, image, targets, *, settings, rng, keep_image, clip_mask, progre
     clip = None if clip_mask is None else to_tensor(check_mask(clip_mask, H, W, what="clipping mask")).to(network_device(net))
     rng = rng if rng is not None else np.random.default_rng(0)
     tile = settings.tile or net.input_size
+    check_aim_fits(net, targets, H, W, tile)
     device = network_device(net)
     original = (batch_tensor(image) if batched else to_tensor(image)).to(device)
     full_masks = [None if t.mask is None else to_tensor(t.mask).to(device) for t in targets]
@@ -625,6 +626,25 @@ def _render(net, image, targets, *, settings, rng, keep_image, clip_mask, progre
         canvas = original * (1 - clip) + canvas * clip
     canvas = canvas.clamp(0.0, 1.0)
     return batch_image(canvas) if batched else to_image(canvas)
+
+
+def check_aim_fits(net: Network, targets: Sequence[DrawTarget], height: int, width: int, tile: int) -> None:
+    """Aiming classes at regions needs logits per region: a map, or a canvas drawn in tiles (each tile judged alone).
+
+    A network whose ``logits`` is one value per class (a 1x1 map, e.g. VGG)
+    cannot tell the regions of a canvas it sees whole apart; on a canvas
+    larger than one tile, each tile's logits stand for its own part.
+    """
+    from .network import has_spatial_logits
+
+    if not any(t.mask is not None for t in targets) or has_spatial_logits(net) or max(height, width) > 1.25 * tile:
+        return
+    raise NeuralgaeError(
+        f"network '{net.name}' gives one logit per class for the whole image (its logits are a 1x1 map), so it cannot "
+        f"aim classes at regions of a {width}x{height} canvas it sees in one piece; draw at least {2 * tile}x{2 * tile} "
+        "(each tile is then judged on its own), or use a network whose logits are a map "
+        "(efficientnet-lite0, torchvision:googlenet, torchvision:resnet50)"
+    )
 
 
 def class_scores(net: Network, image: np.ndarray, *, masks: Sequence[np.ndarray | None] = ()) -> np.ndarray:

@@ -47,7 +47,7 @@ import numpy as np
 from .components import FrameContext, ProgressCallback, RenderContext, SamplerContext, no_progress
 from .errors import NeuralgaeError
 from .images import as_rgb_float, atomic_write, check_output_folder, load_image, resize, save_image, smooth_noise, to_uint8
-from .network import network_device, placement_record
+from .network import network_device, network_record, placement_record
 from .plugins import PluginError, PluginHost
 from .schedule import ScheduledComponent
 from .spec import Spec, dumps_spec, first_difference, read_toml
@@ -109,7 +109,7 @@ class FrameRecord:
             "classes": _pairs(self.classes),
             "spec": spec.to_dict(include_output=False),
             "spec_name": spec.name,
-            **{k: v for k, v in self.extra.items() if k in ("source_frame", "device", "precision")},
+            **{k: v for k, v in self.extra.items() if k in ("source_frame", "network", "weights_sha256", "device", "precision")},
         }
 
     def manifest_entry(self) -> dict:
@@ -648,7 +648,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
     run = Run(spec=spec, host=host, dir=folder, start=len(entries), entries=list(entries), resumed=bool(entries))
     host.pm.hook.run_started(run=run)  # before anything can fail: plugins bring their files in step first
     renderer = host.get("renderer", spec.renderer.name)
-    networks = {name: host.network(name) for name in spec.networks}  # each loaded once, used in turn
+    networks = host.networks_of(spec)  # each loaded once (with the spec's options), used in turn
     flow_device = network_device(networks[spec.network_at(0)])
 
     previous = load_image(folder / entries[-1]["file"]) if entries else None
@@ -686,9 +686,9 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
             progress(_index + within, total, f"frame {_index}: {message}" if message else f"frame {_index}")
 
         render_seed = frame_torch_seed(spec.seed, index)
-        extra = {**placement_record(network), "provided_by": host.provided_by(spec)}  # specs name no device; what to reinstall
-        if len(spec.networks) > 1:
-            extra["network"] = spec.network_at(index)
+        extra = {  # which network and weights, where it ran (specs name no device) and what to reinstall
+            **network_record(network, spec.network_at(index)), **placement_record(network), "provided_by": host.provided_by(spec),
+        }
         ctx = RenderContext(
             network=network,
             rng=frame_rng(spec.seed, index, RENDER_STREAM),

@@ -14,7 +14,16 @@ from rich.table import Table
 
 from neuralgae.core.errors import NeuralgaeError
 
-from .common import DeviceOption, PrecisionOption, check_output_image, progress_bar, use_device, user_errors
+from .common import (
+    DeviceOption,
+    PrecisionOption,
+    WeightsOption,
+    check_output_image,
+    checked_network,
+    progress_bar,
+    use_device,
+    user_errors,
+)
 
 DEFAULT_NETWORK = "efficientnet-lite0"
 console = Console()
@@ -50,7 +59,8 @@ def draw_command(
     prior: Annotated[Optional[float], typer.Option(help="Strength of the Student-t patch prior (0 = off).")] = None,
     keep_image: Annotated[Optional[bool], typer.Option("--keep-image/--paint-over", help="Keep the base photo sharp (default with --image) or paint over it.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (recorded in the PNG); the same seed gives the same image.")] = None,
-    network: Annotated[str, typer.Option(help="Network to draw with.")] = DEFAULT_NETWORK,
+    network: Annotated[str, typer.Option(help="Network to draw with: efficientnet-lite0/1/2, torchvision:NAME, torchscript (with --weights), an ensemble a+b, or a plugin's.")] = DEFAULT_NETWORK,
+    weights: WeightsOption = None,
     tileable: Annotated[bool, typer.Option("--tileable", help="Make the drawing wrap around in both directions (a texture or wallpaper).")] = False,
     best_of: Annotated[int, typer.Option("--best-of", help="Draw N candidates together and keep the one a network that did not draw believes most (its score goes in the PNG).")] = 1,
     judge: Annotated[Optional[str], typer.Option(help="The network that picks the best of --best-of (default: efficientnet-lite1, or -lite0 if that drew).")] = None,
@@ -67,6 +77,7 @@ def draw_command(
     with user_errors():
         host = use_device(device, precision)
         check_output_image(output)
+        options = checked_network(host, network, weights)
         parsed = parse_class_list(classes)
         settings = preset_settings(preset)
         if steps is not None:
@@ -107,9 +118,9 @@ def draw_command(
         lucid = (base is not None) if keep_image is None else keep_image
         targets = targets_from_classes(parsed, masks=masks, focus=points)
 
-        from neuralgae.core.network import placement_record
+        from neuralgae.core.network import network_record, placement_record
 
-        net = host.network(network)
+        net = host.network(network, **options)
         began = time.monotonic()
         render = dict(settings=settings, rng=rng, keep_image=lucid, clip_mask=clip, tileable=tileable)
         best = None
@@ -135,7 +146,8 @@ def draw_command(
             "keep_image": lucid,
             "tileable": tileable,
             "seed": seed_used,
-            "network": network,
+            **network_record(net, network),
+            "weights": str(options["weights"]) if options.get("weights") else None,
             **placement_record(net),
             "settings": settings.as_dict(),
             **(best.as_dict() if best is not None else {}),
