@@ -23,6 +23,7 @@ from .schedule import FrameSignals
 from .textgen import TextContext
 
 # networks
+from .module_network import ModuleNetwork, module_network
 from .network import LayerInfo, Network, parse_layer_selections
 from .placement import place_network
 
@@ -57,12 +58,12 @@ from .stream_live import LiveStream
 
 __all__ = [
     "Choice", "ClassNames", "DrawSettings", "DrawTarget", "DreamSettings", "Finite", "FrameContext", "FrameRecord",
-    "FrameSignals", "ImageNetClass", "LayerInfo", "LiveStream", "Network", "NeuralgaeError", "NonFinite", "PRESETS",
+    "FrameSignals", "ImageNetClass", "LayerInfo", "LiveStream", "ModuleNetwork", "Network", "NeuralgaeError", "NonFinite", "PRESETS",
     "PluginError", "PluginHost", "Range", "RenderContext", "Run", "SamplerContext", "Shape", "Spec", "StreamRenderer",
     "StreamSettings", "SubjectQueue", "TextContext",
     "build_objective", "class_axis", "class_names", "class_probabilities", "classify", "dask_cluster", "default_host",
     "dream", "flush_denormals", "grid_axes", "hookimpl", "image_axis", "imagenet_classes", "keep_freed_memory", "list_frames", "load_image", "load_network",
-    "load_spec", "lookup_class", "parse_class_list", "parse_class_selection", "parse_layer_selections", "place_network",
+    "load_spec", "lookup_class", "module_network", "parse_class_list", "parse_class_selection", "parse_layer_selections", "place_network",
     "plan_variations", "read_animation", "read_manifest", "read_metadata", "render_draw", "run_batch", "run_spec",
     "save_image", "start_canvas", "targets_from_classes", "top_classes", "validate_spec", "write_animation",
 ]

@@ -418,9 +418,8 @@ def run_variation(
                 outcome.status, outcome.last_frame = "skipped", entries[loaded.frames - 1]["file"]
                 return outcome
         with _host_lock:  # one thread of a worker loads the network; the others wait for it
-            for name in loaded.networks:
-                host.network(name)
-                _loaded_networks.add((id(host), name))
+            host.networks_of(loaded)
+            _loaded_networks.update((id(host), name) for name in loaded.networks)
         run = run_spec(loaded, host=host, resume=not overwrite, overwrite=overwrite)
         outcome.status, outcome.rendered = "done", len(run.records)
         outcome.last_frame = run.entries[-1]["file"] if run.entries else None

@@ -39,15 +39,23 @@ def class_probabilities(net, image: np.ndarray) -> np.ndarray:
     return torch.softmax(logits.float().cpu().double(), dim=0).numpy()
 
 
-def top_classes(probs: np.ndarray, k: int = 5) -> list[tuple[ImageNetClass, float]]:
-    """The ``k`` most probable classes with their probabilities, best first."""
+def top_classes(probs: np.ndarray, k: int = 5, *, names=None) -> list[tuple[ImageNetClass, float]]:
+    """The ``k`` most probable classes with their probabilities, best first.
+
+    Probabilities over ImageNet-1k's 1000 classes are named by them; a
+    network with other classes names them with ``names`` (its
+    ``class_names``) or by number.
+    """
     if k < 1:
         raise NeuralgaeError(f"{option('top')} must be at least 1; got {k}")
     order = np.argsort(-probs)[:k]
-    classes = imagenet_classes()
-    return [(classes[i], float(probs[i])) for i in order]
+    if len(probs) == len(imagenet_classes()):
+        classes = imagenet_classes()
+        return [(classes[i], float(probs[i])) for i in order]
+    label = (lambda i: str(names[i])) if names is not None and len(names) == len(probs) else (lambda i: f"class {i}")
+    return [(ImageNetClass(int(i), label(i), (label(i),), ""), float(probs[i])) for i in order]
 
 
 def classify(net, image: np.ndarray, k: int = 5) -> list[tuple[ImageNetClass, float]]:
     """The ``k`` classes ``net`` sees most in ``image`` with their probabilities, best first (what ``nd classify`` prints)."""
-    return top_classes(class_probabilities(net, image), k)
+    return top_classes(class_probabilities(net, image), k, names=getattr(net, "class_names", None))

@@ -425,7 +425,11 @@ class RenderContext:
     weight) pairs when classes feed back from a sampler (None otherwise);
     ``rng`` this frame's generator and ``seed`` an integer derived from it for
     torch; ``progress(done, total, message)`` reports progress within the
-    frame (the engine never prints).
+    frame (the engine never prints). ``network_name`` is the name the
+    network was asked for; ``load_network(name)`` gives another installed
+    network (placed like this one, loaded once), e.g. a judge that did not
+    draw. ``notes`` is for the renderer to fill: what it adds there (plain
+    JSON values) is recorded with the frame in the manifest and the PNG.
     """
 
     network: Any
@@ -434,3 +438,6 @@ class RenderContext:
     index: int = 0
     classes: list[tuple[int, float]] | None = None
     progress: ProgressCallback = no_progress
+    network_name: str = ""
+    load_network: Callable[[str], Any] | None = None
+    notes: dict = field(default_factory=dict)

@@ -21,7 +21,7 @@ octave (:mod:`neuralgae.core.draw_schedule`). Everything random comes from the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -40,7 +40,7 @@ from .device import NOTICES, free_memory, is_out_of_memory, release_cached_memor
 from .network import Network, check_layer, input_gradient, network_device
 from .parameterisation import precondition
 from .prior import student_t_penalty
-from .tensors import flush_denormals, resize_tensor, to_image, to_tensor
+from .tensors import batch_image, batch_tensor, flush_denormals, resize_tensor, to_image, to_tensor
 from .tileable import torus_ops
 
 MIN_SIDE = 32
@@ -187,6 +187,19 @@ def crops_gradient(
     like the images ((N, 1, h, w) or None), moved with each view.
     """
     x = crops.detach().requires_grad_(True)
+    loss, objective = views_objective(net, x, targets, masks, settings, thetas)
+    return input_gradient(net, loss, x), objective
+
+
+def views_objective(
+    net: Network,
+    x: torch.Tensor,
+    targets: Sequence[DrawTarget],
+    masks: Sequence[torch.Tensor | None],
+    settings: DrawSettings,
+    thetas: Sequence[torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The loss to ascend for a batch of crops ``x`` seen through ``thetas``, and each crop's objective (N,), detached."""
     total = x.new_zeros(x.shape[0])
     for theta in thetas:
         view = apply_view(x, theta)
@@ -201,7 +214,82 @@ def crops_gradient(
     if settings.prior_weight:
         # the penalty is a mean over the batch's equal-sized crops: times N, it is the sum of theirs
         loss = loss - settings.prior_weight * x.shape[0] * student_t_penalty(x, scales=settings.prior_scales)
-    return input_gradient(net, loss, x), objective.detach()
+    return loss, objective.detach()
+
+
+def zoom_boxes(rng: np.random.Generator, height: int, width: int, count: int, cover: float) -> list[tuple[int, int, int, int]]:
+    """``count`` random boxes (top, bottom, left, right) of the canvas's shape, each ``cover``..1 times its size."""
+    boxes = []
+    for _ in range(count):
+        s = float(rng.uniform(cover, 1.0)) if cover < 1 else 1.0
+        ch, cw = max(1, round(s * height)), max(1, round(s * width))
+        top = int(rng.integers(0, height - ch + 1))
+        left = int(rng.integers(0, width - cw + 1))
+        boxes.append((top, top + ch, left, left + cw))
+    return boxes
+
+
+def view_shape(height: int, width: int, tile: int) -> tuple[int, int]:
+    """The size a zoomed-out view is seen at: the canvas's shape with its shorter side ``tile``."""
+    k = tile / min(height, width)
+    return max(1, round(height * k)), max(1, round(width * k))
+
+
+def zoomed_gradient(
+    net: Network,
+    canvas: torch.Tensor,
+    targets: Sequence[DrawTarget],
+    masks: Sequence[torch.Tensor | None],
+    settings: DrawSettings,
+    tile: int,
+    rng: np.random.Generator,
+    group: tuple[int, ...],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The normalised gradient of the whole canvas from zoomed-out views, and their objectives (N,).
+
+    Each of ``settings.zoom_views`` views is a random box covering
+    ``settings.zoom_cover``..1 of the canvas, shrunk (anti-aliased) so its
+    shorter side is the network's ``tile``, then shifted, zoomed and turned
+    as any view. The network sees the whole composition at its own scale, so
+    a large canvas gets one object, or a few, instead of one per tile; the
+    smaller boxes see the detail at close to the canvas's own resolution.
+    All views go through the network in one batch.
+    """
+    n, (h, w) = canvas.shape[0], canvas.shape[-2:]
+    cover = min(1.0, max(settings.zoom_cover, 0.0))
+    boxes = zoom_boxes(rng, h, w, settings.zoom_views, cover)
+    shape = view_shape(h, w, tile)
+    # crops box-major (every candidate's crop of a box together); each crop its own random views
+    thetas = [torch.cat(views) for views in zip(*(random_views(rng, *shape, settings) for _ in range(len(boxes) * n)))]
+    x = canvas.detach().requires_grad_(True)
+    crops = torch.cat([resize_tensor(x[:, :, t:b, l:r], shape) for t, b, l, r in boxes])
+    crop_masks = [
+        None if masks[i] is None
+        else torch.cat([resize_tensor(masks[i][:, :, t:b, l:r], shape).expand(n, -1, -1, -1) for t, b, l, r in boxes])
+        for i in group
+    ]
+    loss, objective = views_objective(net, crops, [targets[i] for i in group], crop_masks, settings, thetas)
+    decay = zoomed_decay(settings, min(h, w) / tile)
+    return normalised(input_gradient(net, loss, x), replace(settings, spectrum_decay=decay)), objective
+
+
+def zoomed_decay(settings: DrawSettings, ratio: float) -> float:
+    """The spectrum decay for a canvas ``ratio`` times the network's size: ``zoom_decay`` more per doubling.
+
+    The 1/f filter counts frequencies in canvas pixels; the network sees a
+    large canvas shrunk, so the same decay would favour detail finer than the
+    network can see, which reads as grain over the drawing.
+    """
+    if settings.spectrum_decay == 0 or ratio <= 1:
+        return settings.spectrum_decay
+    return settings.spectrum_decay + settings.zoom_decay * float(np.log2(ratio))
+
+
+def candidate_views(rng: np.random.Generator, box: tuple[int, int, int, int], n: int, settings: DrawSettings) -> list[torch.Tensor]:
+    """For each of ``settings.views``, an (n, 2, 3) stack of view matrices: the box seen differently by each of ``n`` candidates."""
+    top, bottom, left, right = box
+    per_candidate = [random_views(rng, bottom - top, right - left, settings) for _ in range(n)]
+    return [torch.cat(views) for views in zip(*per_candidate)]
 
 
 def random_views(rng: np.random.Generator, height: int, width: int, settings: DrawSettings) -> list[torch.Tensor]:
@@ -255,34 +343,42 @@ def canvas_gradient(
     of up to :data:`BATCH_PIXELS`; the random numbers are drawn in the
     order one tile at a time would draw them.
     """
-    h, w = canvas.shape[-2:]
+    n, (h, w) = canvas.shape[0], canvas.shape[-2:]
     jobs: list[tuple[tuple[int, int, int, int], tuple[int, ...], list[torch.Tensor]]] = []
     spread_group = tuple(i for i, t in enumerate(targets) if t.focus is None)
-    if spread_group:
+    zoomed = None
+    if spread_group and settings.zoom_views and max(h, w) > 1.25 * tile:
+        zoomed = zoomed_gradient(net, canvas, targets, masks, settings, tile, rng, spread_group)
+    elif spread_group:
         if max(h, w) <= 1.25 * tile:
             boxes = [(0, h, 0, w)]
         else:
             boxes = spiral_tiles(h, w, tile, overlap=settings.tile_overlap, offset=random_offset(tile, settings.tile_overlap, rng))
         for box in boxes:
-            jobs.append((box, spread_group, random_views(rng, box[1] - box[0], box[3] - box[2], settings)))
+            jobs.append((box, spread_group, candidate_views(rng, box, n, settings)))
     for i, t in enumerate(targets):
         if t.focus is not None:
             box = focus_box(t.focus, h, w, tile, settings.focus_spread, rng)
-            jobs.append((box, (i,), random_views(rng, box[1] - box[0], box[3] - box[2], settings)))
+            jobs.append((box, (i,), candidate_views(rng, box, n, settings)))
 
     acc = torch.zeros_like(canvas)
     weight = canvas.new_zeros(1, 1, h, w)
     values: list[torch.Tensor] = []
     fade = max(1, int(tile * settings.tile_overlap / 2))
-    for batch in _batches(jobs, batch_pixels(canvas.device), _fits.get(str(canvas.device))):
+    most_crops = _fits.get(str(canvas.device))
+    for batch in _batches(jobs, batch_pixels(canvas.device) // n, None if most_crops is None else max(1, most_crops // n)):
         for part, grads, batch_values in _batch_gradients(net, canvas, batch, targets, masks, settings):
             (top, bottom, left, right), _, _ = part[0]
             win = device_window(bottom - top, right - left, fade, canvas.device)
             for k, ((t, b, l, r), _, _) in enumerate(part):
-                acc[:, :, t:b, l:r] += grads[k : k + 1] * win
+                acc[:, :, t:b, l:r] += grads[k * n : (k + 1) * n] * win
                 weight[:, :, t:b, l:r] += win
             values.append(batch_values)
-    return acc / weight.clamp_min(1e-6), torch.cat(values).mean()
+    grad = acc / weight.clamp_min(1e-6)
+    if zoomed is not None:
+        grad = grad + zoomed[0]
+        values.append(zoomed[1])
+    return grad, torch.cat(values).mean()
 
 
 def batch_pixels(device: torch.device) -> int:
@@ -303,11 +399,13 @@ def _batch_gradients(net, canvas, batch, targets, masks, settings):
     A device that runs out of memory gets the batch in two halves, and so
     on down to one crop, saying so once per size on the ``neuralgae`` logger.
     """
-    group = batch[0][1]
+    group, n = batch[0][1], canvas.shape[0]
     try:
-        crops = torch.cat([canvas[:, :, t:b, l:r] for (t, b, l, r), _, _ in batch])
+        crops = torch.cat([canvas[:, :, t:b, l:r] for (t, b, l, r), _, _ in batch])  # job-major, the candidates of a job together
         crop_masks = [
-            None if masks[i] is None else torch.cat([masks[i][:, :, t:b, l:r] for (t, b, l, r), _, _ in batch]) for i in group
+            None if masks[i] is None
+            else torch.cat([masks[i][:, :, t:b, l:r].expand(n, -1, -1, -1) for (t, b, l, r), _, _ in batch])
+            for i in group
         ]
         thetas = [torch.cat([views[v] for _, _, views in batch]) for v in range(settings.views)]
         grads, values = crops_gradient(net, crops, [targets[i] for i in group], crop_masks, settings, thetas)
@@ -319,10 +417,10 @@ def _batch_gradients(net, canvas, batch, targets, masks, settings):
             raise NeuralgaeError("the device ran out of memory drawing a single tile; draw smaller tiles, or run on the CPU") from None
         release_cached_memory(canvas.device)
         device, half = str(canvas.device), len(batch) // 2
-        if _fits.get(device, len(batch)) > half:  # a smaller size, learned once for the later steps
-            _fits[device] = half
-            NOTICES.warning("out of memory on %s with %d tiles in one pass; drawing %d at a time", canvas.device, len(batch), half)
-        size = _fits[device]
+        if _fits.get(device, len(batch) * n) > half * n:  # a smaller size (in crops), learned once for the later steps
+            _fits[device] = half * n
+            NOTICES.warning("out of memory on %s with %d tiles in one pass; drawing %d at a time", canvas.device, len(batch) * n, half * n)
+        size = max(1, _fits[device] // n)
         parts = []
         for i in range(0, len(batch), size):
             parts += _batch_gradients(net, canvas, batch[i : i + size], targets, masks, settings)
@@ -356,6 +454,22 @@ def device_window(height: int, width: int, fade: int, device: torch.device) -> t
     return torch.from_numpy(tile_window(height, width, fade))[None, None].to(device)
 
 
+@lru_cache(maxsize=16)
+def vignette_window(height: int, width: int, strength: float, device: torch.device) -> torch.Tensor:
+    """(1, 1, H, W): 1 at the centre, falling toward the edges to ``1 - strength`` (a Gaussian of half the side)."""
+    y = torch.linspace(-1, 1, height, device=device)[:, None]
+    x = torch.linspace(-1, 1, width, device=device)[None, :]
+    bump = torch.exp(-(x**2 + y**2) / (2 * 0.5**2))
+    return ((1 - strength) + strength * bump)[None, None]
+
+
+def vignetted(grad: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """``grad`` weighted by ``window``, rescaled to its former mean size: the same step, gathered toward the centre."""
+    before = grad.abs().mean(dim=(1, 2, 3), keepdim=True)
+    out = grad * window
+    return out * (before / (out.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-12))
+
+
 def octave_shape(height: int, width: int, scale: float) -> tuple[int, int]:
     """The canvas size of an octave: ``scale`` times the output, never below :data:`MIN_SIDE`."""
     k = max(scale, MIN_SIDE / min(height, width))
@@ -380,7 +494,9 @@ def render_draw(
     Parameters
     ----------
     net : a network with a ``logits`` layer (a spatial map of class logits).
-    image : the starting canvas: noise (see :func:`start_canvas`) or a photo.
+    image : the starting canvas: noise (see :func:`start_canvas`) or a photo;
+        or a batch (N, H, W, 3) of them, drawn together (one pass per step for
+        all; each candidate sees its own random views) and returned as a batch.
     targets : the classes, weights, aims and focus points.
     settings : schedule and regularisation (``PRESETS[name]``).
     rng : the only source of randomness; the same seed gives the same drawing.
@@ -403,19 +519,23 @@ def _render(net, image, targets, *, settings, rng, keep_image, clip_mask, progre
     settings.validate()
     check_layer(net, LOGITS)
     image = np.asarray(image, dtype=np.float32)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise NeuralgaeError(f"deepdraw needs an RGB image (H, W, 3); got shape {image.shape}")
-    H, W = image.shape[:2]
+    batched = image.ndim == 4
+    if image.ndim not in (3, 4) or image.shape[-1] != 3 or (batched and image.shape[0] < 1):
+        raise NeuralgaeError(f"deepdraw needs an RGB image (H, W, 3) or a batch of them (N, H, W, 3); got shape {image.shape}")
+    H, W = image.shape[-3:-1]
     if min(H, W) < MIN_SIDE:
         raise NeuralgaeError(f"image of {W}x{H} px is too small to draw on; use at least {MIN_SIDE}x{MIN_SIDE}")
     targets = check_targets(targets, H, W)
     clip = None if clip_mask is None else to_tensor(check_mask(clip_mask, H, W, what="clipping mask")).to(network_device(net))
     rng = rng if rng is not None else np.random.default_rng(0)
     tile = settings.tile or net.input_size
+    check_aim_fits(net, targets, H, W, tile)
     device = network_device(net)
-    original = to_tensor(image).to(device)
+    original = (batch_tensor(image) if batched else to_tensor(image)).to(device)
     full_masks = [None if t.mask is None else to_tensor(t.mask).to(device) for t in targets]
     total = settings.iterations
+    # the vignette centres one subject on a quiet ground: not for photos, aims, focus points or textures
+    vignette = bool(settings.vignette) and not (keep_image or tileable or any(t.mask is not None or t.focus is not None for t in targets))
     canvas = original.clone()
     base = original
     done = 0
@@ -435,6 +555,8 @@ def _render(net, image, targets, *, settings, rng, keep_image, clip_mask, progre
             grad, value = gradient_of(net, canvas, targets, masks, settings, tile, rng)
             if clip_o is not None:
                 grad = grad * clip_o
+            if vignette:
+                grad = vignetted(grad, vignette_window(*shape, settings.vignette, device))
             canvas = canvas + step * grad
             if keep_image:
                 canvas = base + blur(canvas - base, sigma)
@@ -452,7 +574,27 @@ def _render(net, image, targets, *, settings, rng, keep_image, clip_mask, progre
         canvas = original + (canvas - resize(base, (H, W)))
     if clip is not None:
         canvas = original * (1 - clip) + canvas * clip
-    return to_image(canvas.clamp(0.0, 1.0))
+    canvas = canvas.clamp(0.0, 1.0)
+    return batch_image(canvas) if batched else to_image(canvas)
+
+
+def check_aim_fits(net: Network, targets: Sequence[DrawTarget], height: int, width: int, tile: int) -> None:
+    """Aiming classes at regions needs logits per region: a map, or a canvas drawn in tiles (each tile judged alone).
+
+    A network whose ``logits`` is one value per class (a 1x1 map, e.g. VGG)
+    cannot tell the regions of a canvas it sees whole apart; on a canvas
+    larger than one tile, each tile's logits stand for its own part.
+    """
+    from .network import has_spatial_logits
+
+    if not any(t.mask is not None for t in targets) or has_spatial_logits(net) or max(height, width) > 1.25 * tile:
+        return
+    raise NeuralgaeError(
+        f"network '{net.name}' gives one logit per class for the whole image (its logits are a 1x1 map), so it cannot "
+        f"aim classes at regions of a {width}x{height} canvas it sees in one piece; draw at least {2 * tile}x{2 * tile} "
+        "(each tile is then judged on its own), or use a network whose logits are a map "
+        "(efficientnet-lite0, torchvision:googlenet, torchvision:resnet50)"
+    )
 
 
 def class_scores(net: Network, image: np.ndarray, *, masks: Sequence[np.ndarray | None] = ()) -> np.ndarray:

@@ -65,6 +65,20 @@ class DrawSettings:
       weighted sum of logits; see :func:`neuralgae.core.draw.class_objective`).
     - ``views``: how many transformed views are averaged per step.
 
+    Objects, not textures (measured in docs/deepdraw.md):
+
+    - ``zoom_views``: on a canvas larger than the network's input, each step
+      looks at this many random boxes covering ``zoom_cover``..1 of the
+      canvas, shrunk to the network's size, instead of tiling it, so the
+      network judges the whole composition and draws one subject, or a few,
+      not one per tile (0 = tiles, as deepdraw did). ``zoom_decay`` steepens
+      the 1/f filter by that much per doubling of the canvas over the
+      network's size (finer detail than the network sees is grain).
+    - ``vignette``: the gradient is gathered toward the centre (weighted by
+      a soft round window falling to ``1 - vignette`` at the edges, the step's
+      size kept), so one subject grows on a quiet ground; only for drawings
+      from noise without aims, focus points or tiling.
+
     Large canvases are drawn in ``tile``-pixel tiles visited in a spiral from
     the centre (0 = the network's input size); ``tile_overlap`` is the
     fraction of a tile shared with its neighbours.
@@ -81,6 +95,10 @@ class DrawSettings:
     others_weight: float = 0.0
     balance: float = 0.3
     views: int = 1
+    zoom_views: int = 4
+    zoom_cover: float = 0.5
+    zoom_decay: float = 0.5
+    vignette: float = 0.8
     tile: int = 0
     tile_overlap: float = 0.25
     focus_spread: float = 0.3
@@ -101,6 +119,10 @@ class DrawSettings:
             (all(s >= 1 for s in self.prior_scales), "prior scales must be whole numbers of 1 or more"),
             (self.balance >= 0, f"balance must be 0 or more; got {self.balance}"),
             (self.views >= 1, f"views must be at least 1; got {self.views}"),
+            (0 <= self.zoom_views <= 64, f"zoom views must be between 0 and 64; got {self.zoom_views}"),
+            (0 < self.zoom_cover <= 1, f"zoom cover must be above 0 and at most 1; got {self.zoom_cover}"),
+            (0 <= self.zoom_decay <= 2, f"zoom decay must be between 0 and 2; got {self.zoom_decay}"),
+            (0 <= self.vignette <= 1, f"vignette must be between 0 and 1; got {self.vignette}"),
             (self.tile == 0 or self.tile >= 64, f"tile size must be 0 (the network's input) or at least 64; got {self.tile}"),
             (0 <= self.tile_overlap < 0.9, f"tile overlap must be at least 0 and below 0.9; got {self.tile_overlap}"),
             (0 <= self.focus_spread <= 1, f"focus spread must be between 0 and 1; got {self.focus_spread}"),
@@ -155,9 +177,11 @@ PRESETS: dict[str, DrawSettings] = {
     # decorrelated 1/f gradients: on EfficientNet their original blur-only
     # regularisation draws grey-violet adversarial noise (the "-pure" presets).
     "deepdraw": DrawSettings(octaves=DEEPDRAW_OCTAVES),
-    "deepdraw-pure": DrawSettings(octaves=DEEPDRAW_OCTAVES, jitter=0, scale_jitter=0.0, rotate=0.0, colour=False, spectrum_decay=0.0),
+    "deepdraw-pure": DrawSettings(octaves=DEEPDRAW_OCTAVES, jitter=0, scale_jitter=0.0, rotate=0.0, colour=False, spectrum_decay=0.0,
+                                  zoom_views=0, vignette=0.0),
     "neuralgae": DrawSettings(octaves=NEURALGAE_OCTAVES, jitter=32),
-    "neuralgae-pure": DrawSettings(octaves=NEURALGAE_OCTAVES, jitter=32, scale_jitter=0.0, rotate=0.0, colour=False, spectrum_decay=0.0),
+    "neuralgae-pure": DrawSettings(octaves=NEURALGAE_OCTAVES, jitter=32, scale_jitter=0.0, rotate=0.0, colour=False, spectrum_decay=0.0,
+                                   zoom_views=0, vignette=0.0),
     "fast": DrawSettings(octaves=FAST_OCTAVES),
 }
 

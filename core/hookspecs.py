@@ -34,10 +34,30 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def register_networks(register):
     """Register networks that renderers can dream with.
 
-    :param register: ``register(name, factory, *, description="")`` where
-        ``factory()`` returns an object satisfying
-        :class:`neuralgae.core.Network`. Factories are called lazily,
-        the first time a run asks for that network, and the result is cached.
+    :param register: ``register(name, factory, *, description="",
+        family=False, members=None, check=None)`` where ``factory()`` returns
+        an object satisfying :class:`neuralgae.core.Network`.
+        Factories are called lazily, the first time a run asks for that
+        network, and the result is cached (per name and options).
+
+        *Options*: the factory's keyword-only parameters are the network's
+        options, which a spec gives as ``network = { name = "...", weights
+        = "w.pth" }`` and ``--weights FILE`` gives as ``weights``. An option
+        annotated ``pathlib.Path`` is a file, relative to the spec that names
+        it (to the current folder on the command line), refused before any
+        work when it does not exist; one without a default is required.
+
+        *Families*: with ``family=True``, ``name`` is a prefix and the
+        networks are ``NAME:MEMBER`` (``torchvision:googlenet``); the factory
+        is called as ``factory(member, **options)``. ``members()`` returns the
+        member names (for listing, near-miss suggestions and checking a
+        spec); without it any member is passed to the factory.
+
+        ``check`` (optional) is called like the factory (``check(**options)``,
+        a family's ``check(member, **options)``) when a spec or command is
+        checked, before any work: it raises ``NeuralgaeError`` for what would
+        make the factory fail, cheaply (a missing package or weights file).
+        Names contain neither ``:`` nor ``+`` (``+`` joins an ensemble).
     """
 
 

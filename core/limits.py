@@ -39,6 +39,9 @@ MAX_LAYERS = 256
 MAX_CHANNEL = 65_535
 """Highest channel number a layer selection may name (the largest layers have a few thousand)."""
 
+MAX_BEST_OF = 64
+"""Most candidates a best-of drawing renders at once (each costs a drawing's time)."""
+
 MAX_FPS = 240.0
 """Highest frame rate of a GIF or MP4: faster than any screen shows (and GIF delays stop at 1/100 s)."""
 

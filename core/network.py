@@ -40,6 +40,13 @@ class Network(Protocol):
     layers' activations, computing nothing deeper than the deepest of them.
     A layer named ``logits`` (when present) is a spatial map of class logits
     (N, num_classes, h, w) whose spatial mean is the classifier's output.
+
+    Optional attributes the engine reads where a network has them:
+    ``spatial_logits`` (False when ``logits`` is the whole image's, a 1x1
+    map: aiming classes at regions then needs tiles), ``weights_file`` or
+    ``weights_sha256`` (what records name as its weights, see
+    :func:`weights_sha256`) and ``class_names`` (one per class, where they
+    are not ImageNet-1k's).
     """
 
     name: str
@@ -72,6 +79,50 @@ def placement_record(net) -> dict:
     if placement is not None and hasattr(placement, "as_dict"):
         return placement.as_dict()
     return {"device": device_label(network_device(net)), "precision": "fp32"}
+
+
+def weights_sha256(net) -> str | None:
+    """The short sha256 of the weights ``net`` runs with, worked out once per network.
+
+    The network's own ``weights_sha256`` where it says, else the hash of its
+    ``weights_file`` (the file it was loaded from), else of its tensors
+    (``state_dict``); an ensemble's is its members' joined with ``+``.
+    None for a network with none of these.
+    """
+    cached = getattr(net, "_nd_weights_sha256", None)
+    if cached is not None:
+        return cached
+    from .weights import file_sha256, tensors_sha256
+
+    members = getattr(net, "members", None)
+    if members:
+        value = "+".join(weights_sha256(m) or "unknown" for m in members)
+    elif isinstance(getattr(net, "weights_sha256", None), str):
+        value = net.weights_sha256
+    elif getattr(net, "weights_file", None):
+        value = file_sha256(net.weights_file)
+    elif callable(getattr(net, "state_dict", None)):
+        value = tensors_sha256(net.state_dict())
+    else:
+        return None
+    try:
+        object.__setattr__(net, "_nd_weights_sha256", value)
+    except (AttributeError, TypeError):
+        pass
+    return value
+
+
+def network_record(net, name: str | None = None) -> dict:
+    """``{"network": ..., "weights_sha256": ...}``: which network and which weights made a picture (manifests, PNG metadata)."""
+    return {"network": name or getattr(net, "name", None), "weights_sha256": weights_sha256(net)}
+
+
+def has_spatial_logits(net) -> bool:
+    """Whether the network's ``logits`` is a map over the image (False: one value per class, as a 1x1 map)."""
+    members = getattr(net, "members", None)
+    if members:
+        return all(has_spatial_logits(m) for m in members)
+    return bool(getattr(net, "spatial_logits", True))
 
 
 FP16_LOSS_SCALE = 1024.0

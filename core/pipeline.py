@@ -31,6 +31,7 @@ message)`` callback and events to the ``run_started``, ``frame_written`` and
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ from .components import FrameContext, ProgressCallback, RenderContext, SamplerCo
 from .errors import NeuralgaeError
 from .atomic import atomic_write_text
 from .images import as_rgb_float, load_image, resize, smooth_noise, to_uint8
-from .network import network_device, placement_record
+from .network import network_device, network_record, placement_record
 from .plugins import PluginError, PluginHost
 from .schedule import ScheduledComponent
 from .runfolder import MANIFEST, SPEC_FILE, FrameRecord, prepare_output, read_manifest, write_frame, write_manifest
@@ -318,7 +319,7 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
     run = Run(spec=spec, host=host, dir=folder, start=len(entries), entries=list(entries), resumed=bool(entries))
     host.pm.hook.run_started(run=run)  # before anything can fail: plugins bring their files in step first
     renderer = host.get("renderer", spec.renderer.name)
-    networks = {name: host.network(name) for name in spec.networks}  # each loaded once, used in turn
+    networks = host.networks_of(spec)  # each loaded once (with the spec's options), used in turn
     flow_device = network_device(networks[spec.network_at(0)])
 
     previous = load_image(folder / entries[-1]["file"]) if entries else None
@@ -356,9 +357,9 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
             progress(_index + within, total, f"frame {_index}: {message}" if message else f"frame {_index}")
 
         render_seed = frame_torch_seed(spec.seed, index)
-        extra = {**placement_record(network), "provided_by": host.provided_by(spec)}  # specs name no device; what to reinstall
-        if len(spec.networks) > 1:
-            extra["network"] = spec.network_at(index)
+        extra = {  # which network and weights, where it ran (specs name no device) and what to reinstall
+            **network_record(network, spec.network_at(index)), **placement_record(network), "provided_by": host.provided_by(spec),
+        }
         ctx = RenderContext(
             network=network,
             rng=frame_rng(spec.seed, index, RENDER_STREAM),
@@ -366,9 +367,12 @@ def _run_frames(spec: Spec, host: PluginHost, entries: list[dict], progress: Pro
             index=index,
             classes=classes,
             progress=frame_progress,
+            network_name=spec.network_at(index),
+            load_network=host.network,
         )
         what = f"renderer '{spec.renderer.name}'"
         rendered = _check_image(_call(renderer, what, index, image, ctx, **spec.renderer.params), what, index)
+        extra.update(json.loads(json.dumps(ctx.notes, default=str)))  # the renderer's notes: plain JSON only
         if video is not None:
             extra["source_frame"] = index
             if motion is not None:

@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
-from collections.abc import Callable
+import inspect
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import pluggy
 
@@ -40,6 +44,9 @@ BUILTIN_PLUGINS = (
 COMPONENT_KINDS = ("transform", "sampler", "renderer", "text_generator")
 
 RUN_EVENTS = ("run_started", "frame_written", "run_finished")
+
+FAMILY_SEPARATOR = ":"
+"""Joins a network family and its member: ``torchvision:googlenet``."""
 
 
 class PluginError(NeuralgaeError):
@@ -72,10 +79,49 @@ class Registry(dict):
 
 @dataclass(frozen=True)
 class NetworkEntry:
+    """A registered network, or a family of them (``family``: names ``NAME:MEMBER``).
+
+    ``factory(**options)`` (a family's ``factory(member, **options)``) builds
+    it; its keyword-only parameters are the options a spec or ``--weights``
+    may give. ``members()`` lists a family's member names (None: any member
+    is passed on); ``check`` is called like the factory before any work, to
+    refuse what cannot load (a missing package or file) cheaply.
+    """
+
     name: str
     factory: Callable
     source: str
     description: str = ""
+    family: bool = False
+    members: Callable[[], Sequence[str]] | None = None
+    check: Callable | None = None
+
+    @property
+    def options(self) -> dict[str, inspect.Parameter]:
+        """The options the factory takes: its keyword-only parameters, by name."""
+        try:
+            params = inspect.signature(self.factory, eval_str=True).parameters.values()
+        except (TypeError, ValueError, NameError):
+            return {}
+        return {p.name: p for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+    def known_members(self) -> list[str] | None:
+        """A family's member names, or None when it takes any (raises what ``members()`` raises, e.g. a missing package)."""
+        return None if self.members is None else list(self.members())
+
+
+def _network_entry(label, name, factory, *, description="", family=False, members=None, check=None) -> NetworkEntry:
+    """A :class:`NetworkEntry` from a ``register_networks`` call, its arguments checked."""
+    if not isinstance(name, str) or not name.strip() or FAMILY_SEPARATOR in name or "+" in name:
+        raise PluginError(
+            f"plugin '{label}' registered the network name {name!r}; a name is non-empty text without ':' or '+' "
+            "(':' joins a family and its member, '+' the members of an ensemble)"
+        )
+    if not callable(factory) or (members is not None and not callable(members)) or (check is not None and not callable(check)):
+        raise PluginError(f"plugin '{label}' registered network '{name}' with a factory, members or check that is not callable")
+    if not family and members is not None:
+        raise PluginError(f"plugin '{label}' gave members for network '{name}', which is not a family (family=True)")
+    return NetworkEntry(name, factory, label, description, bool(family), members, check)
 
 
 @dataclass(frozen=True)
@@ -196,7 +242,7 @@ class PluginHost:
         from .ensemble import ensemble_members
 
         members = [m for name in spec.networks for m in ensemble_members(name)]
-        out: dict[str, dict] = {"network": {name: self.provider(self.networks[name].source) for name in members}}
+        out: dict[str, dict] = {"network": {name: self.provider(self.network_entry(name)[0].source) for name in members}}
         stages = [("renderer", spec.renderer)] + [("transform", t) for t in spec.transforms]
         if spec.sampler is not None:
             stages.append(("sampler", spec.sampler))
@@ -214,8 +260,10 @@ class PluginHost:
                     if (kind, name) in seen:
                         continue
                     seen.add((kind, name))
-                    registry = self.networks if kind == "network" else self.registry(kind) if kind in COMPONENT_KINDS else {}
-                    if name in registry:
+                    if kind == "network":
+                        if self.has_network(name):
+                            continue
+                    elif name in (self.registry(kind) if kind in COMPONENT_KINDS else {}):
                         continue
                     dist, version = who.get("distribution"), who.get("version")
                     if dist:
@@ -313,7 +361,7 @@ class PluginHost:
     def networks(self) -> dict[str, NetworkEntry]:
         return self._collect(
             "register_networks",
-            lambda label, name, factory, *, description="": NetworkEntry(name, factory, label, description),
+            _network_entry,
         )
 
     @cached_property
@@ -348,20 +396,172 @@ class PluginHost:
         self._networks_cache.clear()
         return self
 
-    def network(self, name: str = "efficientnet-lite0"):
-        """The network ``name``, built on first use, placed on this host's device and cached."""
+    # -- networks -------------------------------------------------------------
+
+    def network_names(self) -> list[str]:
+        """Every network name this host knows: plain ones, and each family's members as ``FAMILY:MEMBER``."""
+        names = []
+        for name, entry in self.networks.items():
+            if not entry.family:
+                names.append(name)
+                continue
+            try:
+                members = entry.known_members()
+            except NeuralgaeError:
+                members = None
+            names += [f"{name}{FAMILY_SEPARATOR}{m}" for m in members] if members else [f"{name}{FAMILY_SEPARATOR}..."]
+        return names
+
+    def network_summary(self) -> list[str]:
+        """The networks in short, for messages: plain names, and each family as ``FAMILY:NAME``."""
+        return [f"{n}{FAMILY_SEPARATOR}NAME" if e.family else n for n, e in self.networks.items()]
+
+    def _unknown_network(self, name: str) -> NeuralgaeError:
+        return NeuralgaeError(
+            f"unknown network '{name}'{did_you_mean(name, self.network_names())} "
+            f"(installed: {', '.join(self.network_summary()) or 'none'}; {option('network_list')} lists them){self.missing_notes()}"
+        )
+
+    def network_entry(self, name: str) -> tuple[NetworkEntry, str | None]:
+        """The registry entry behind network ``name`` and, for a family's ``FAMILY:MEMBER``, the member."""
+        if name in self.networks:
+            entry = self.networks[name]
+            if entry.family:
+                example = (entry.known_members() or ["NAME"])[0]
+                raise NeuralgaeError(
+                    f"'{name}' is a family of networks; name one of them, e.g. {name}{FAMILY_SEPARATOR}{example} "
+                    f"(`nd plugins {name}` lists them)"
+                )
+            return entry, None
+        family, sep, member = name.partition(FAMILY_SEPARATOR)
+        if not sep or family not in self.networks or not self.networks[family].family:
+            raise self._unknown_network(name)
+        entry = self.networks[family]
+        known = entry.known_members()
+        if not member.strip():
+            raise NeuralgaeError(f"network '{name}' names no member of '{family}'; write e.g. {family}{FAMILY_SEPARATOR}{(known or ['NAME'])[0]}")
+        if known is not None and member not in known:
+            hint = did_you_mean(member, known)
+            raise NeuralgaeError(
+                f"'{family}' has no network '{member}'{hint} (`nd plugins {family}` lists its {len(known)} networks)"
+            )
+        return entry, member
+
+    def has_network(self, name: str) -> bool:
+        """Whether ``name`` (a plain name, ``FAMILY:MEMBER`` or an ensemble) names networks this host has."""
+        from .ensemble import ensemble_members
+
+        try:
+            for member in ensemble_members(name):
+                self.network_entry(member)
+        except NeuralgaeError:
+            return False
+        return True
+
+    def check_network(self, name: str, options: Mapping | None = None, *, base_dir: Path | None = None, where: str = "") -> dict:
+        """Check network ``name`` and its ``options`` before any work; return the options with files made absolute.
+
+        Unknown names and options, options of the wrong type, missing files
+        (an option annotated ``Path``, relative to ``base_dir``, default the
+        current folder) and required options not given are each one error;
+        then the network's own ``check`` runs (a missing package, weights not
+        in the hub cache). ``where`` says how the user gave the options
+        (``--weights``, a spec's key), for the messages.
+        """
+        from .ensemble import ensemble_members, is_ensemble
+
+        options = dict(options or {})
+        if is_ensemble(name):
+            if options:
+                given = ", ".join(options)
+                raise NeuralgaeError(
+                    f"the ensemble '{name}' takes no {given}: an option belongs to one network; "
+                    "let each member find its weights (the torch hub cache) or use one network"
+                )
+            for member in ensemble_members(name):
+                self.check_network(member)
+            return {}
+        entry, member = self.network_entry(name)
+        accepted = entry.options
+        out: dict = {}
+        for key, value in options.items():
+            if key not in accepted:
+                takes = f"its options are {', '.join(accepted)}" if accepted else "it takes none"
+                raise NeuralgaeError(f"network '{name}' has no option '{key}'{did_you_mean(key, accepted)} ({takes})")
+            out[key] = _network_option(name, accepted[key], value, base_dir or Path.cwd(), where)
+        for key, param in accepted.items():
+            if param.default is inspect.Parameter.empty and key not in out:
+                how = f"{option('weights')}FILE" if key == "weights" else f"the option '{key}'"
+                raise NeuralgaeError(
+                    f"network '{name}' needs {how} (in a spec: network = {{ name = \"{name}\", {key} = ... }})"
+                )
+        if entry.check is not None:
+            entry.check(member, **out) if entry.family else entry.check(**out)
+        return out
+
+    def network(self, name: str = "efficientnet-lite0", **options):
+        """The network ``name`` with ``options`` (e.g. ``weights``), built on first use, placed on this host's device and cached."""
         from .ensemble import EnsembleNetwork, ensemble_members, is_ensemble
         from .placement import place_network
 
+        key = _cache_key(name, options)
+        if key in self._networks_cache:
+            return self._networks_cache[key]
         if is_ensemble(name):  # a+b: the members' mean logits, each member placed and cached as itself
-            if name not in self._networks_cache:
-                self._networks_cache[name] = EnsembleNetwork([self.network(m) for m in ensemble_members(name)])
-            return self._networks_cache[name]
-        if name not in self.networks:
-            raise NeuralgaeError(self.unknown("network", name, list(self.networks)))
-        if name not in self._networks_cache:
-            self._networks_cache[name] = place_network(self.networks[name].factory(), self.device, self.precision)
-        return self._networks_cache[name]
+            self.check_network(name, options)
+            net = EnsembleNetwork([self.network(m) for m in ensemble_members(name)])
+        else:
+            options = self.check_network(name, options)
+            checked = _cache_key(name, options)  # the same file named another way is the same network
+            if checked not in self._networks_cache:
+                entry, member = self.network_entry(name)
+                built = entry.factory(member, **options) if entry.family else entry.factory(**options)
+                self._networks_cache[checked] = place_network(built, self.device, self.precision)
+            net = self._networks_cache[checked]
+        self._networks_cache[key] = net
+        return net
+
+    def networks_of(self, spec) -> dict:
+        """Every network ``spec`` uses, by name, each with the options the spec gives it (loaded once)."""
+        options = getattr(spec, "network_options", {}) or {}
+        return {name: self.network(name, **options.get(name, {})) for name in spec.networks}
+
+
+def _cache_key(name: str, options: Mapping) -> tuple:
+    return name, tuple(sorted((k, str(v)) for k, v in options.items()))
+
+
+def _network_option(network: str, param: inspect.Parameter, value, base_dir: Path, where: str):
+    """One option of a network checked against the factory's annotation: files exist, types match."""
+    label = f"{where}: " if where else ""
+    annotation = param.annotation
+    kinds = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else (annotation,)
+    if value is None:
+        if type(None) in kinds or param.default is None:
+            return None
+        raise NeuralgaeError(f"{label}the option '{param.name}' of network '{network}' needs a value")
+    if Path in kinds:
+        if not isinstance(value, (str, Path)) or not str(value).strip():
+            raise NeuralgaeError(f"{label}the option '{param.name}' of network '{network}' must be a file path; got {value!r}")
+        path = (base_dir / Path(value).expanduser()).resolve()
+        if not path.exists():
+            raise NeuralgaeError(
+                f"{label}the {param.name} file '{value}' of network '{network}' does not exist (looked for {path})"
+            )
+        if path.is_dir():
+            raise NeuralgaeError(f"{label}the {param.name} '{value}' of network '{network}' is a folder; give the file in it")
+        return path
+    for kind in (bool, int, float, str):
+        if kind in kinds:
+            ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value, ok = float(value), True
+            if ok:
+                return value
+    if annotation is inspect.Parameter.empty:
+        return value
+    wanted = " or ".join("a file path" if k is Path else getattr(k, "__name__", str(k)) for k in kinds if k is not type(None))
+    raise NeuralgaeError(f"{label}the option '{param.name}' of network '{network}' must be {wanted}; got {value!r}")
 
 
 def _guarded(function: Callable, hook_name: str, argnames: tuple, label: str, fix: str) -> Callable:

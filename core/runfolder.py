@@ -61,6 +61,10 @@ class FrameRecord:
     sha256: str = ""
     extra: dict = field(default_factory=dict)
 
+    PNG_EXTRAS = ("source_frame", "network", "weights_sha256", "device", "precision",
+                  "best_of", "best_of_index", "judge", "judge_score", "judge_scores")
+    """The frame's extra facts that its PNG records too (the rest stay in the manifest)."""
+
     def recipe(self, spec: Spec) -> dict:
         """Everything needed to remake this frame from the previous one: stored in the PNG."""
         return {
@@ -72,7 +76,7 @@ class FrameRecord:
             "classes": _pairs(self.classes),
             "spec": spec.to_dict(include_output=False),
             "spec_name": spec.name,
-            **{k: v for k, v in self.extra.items() if k in ("source_frame", "device", "precision")},
+            **{k: v for k, v in self.extra.items() if k in self.PNG_EXTRAS},
         }
 
     def manifest_entry(self) -> dict:

@@ -99,7 +99,19 @@ def _check_network(value):
     if isinstance(value, list):
         if not 1 <= len(value) <= MAX_NETWORKS:
             raise ValueError(f"must list 1 to {MAX_NETWORKS} networks; got {len(value)}")
-        return [_check_str(v) for v in value]
+        return [_check_network_choice(v) for v in value]
+    return _check_network_choice(value)
+
+
+def _check_network_choice(value):
+    """A network name, or a table naming one with its options: ``{ name = "torchvision:googlenet", weights = "g.pth" }``."""
+    if isinstance(value, dict):
+        if "name" not in value:
+            raise ValueError(
+                f"as a table needs a 'name', e.g. {{ name = \"torchvision:googlenet\", weights = \"googlenet.pth\" }}; got {value!r}"
+            )
+        _check_str(value["name"])
+        return value
     return _check_str(value)
 
 
@@ -175,7 +187,9 @@ SCHEMA: tuple[Key, ...] = (
     Key("description", "string", "", "One line saying what the spec makes; `nd specs` shows it.", _check_text),
     Key("seed", "whole number >= 0", 0, "Seeds every random choice. Frame *k* draws from its own generator derived from (seed, k), so a resumed run sees the same numbers.", _check_int(low=0)),
     Key("frames", "whole number >= 1", 10, "How many frames to render.", _check_int(low=1)),
-    Key("network", "string, or a list of strings", DEFAULT_NETWORK, "The network renderers dream with and the sampler classifies with (`nd plugins` lists the installed networks). A list is used in turn, frame by frame (frame *k* uses entry *k* modulo its length), as the later Neuralgae versions alternated networks.", _check_network),
+    Key("network", "string, table, or a list of them", DEFAULT_NETWORK, "The network renderers dream with and the sampler classifies with (`nd plugins --kind network` lists them; docs/networks.md describes each). A table names it with its options: `network = { name = \"torchvision:googlenet\", weights = \"googlenet.pth\" }` (or a `[network]` table). A list is used in turn, frame by frame (frame *k* uses entry *k* modulo its length), as the later Neuralgae versions alternated networks; its entries may be tables too.", _check_network),
+    Key("network.name", "string (required in a table)", _NONE, "The network's name, as `network` would give it alone. Every other key of the table is one of the network's options.", _check_str),
+    Key("network.weights", "string (path)", _NONE, "A weights file for the network (`--weights` on the command line): a state_dict or a checkpoint holding one, or for `torchscript` the TorchScript file. Relative to the spec file (to the current folder with `--set`); checked to exist before any work. Without it, a `torchvision:` network looks in the torch hub cache; nothing is ever downloaded.", _check_str),
     Key("source.image", "string (path)", _NONE, "Start from this image file. A relative path is relative to the spec file (to the current folder when given with `--set`).", _check_str),
     Key("source.sample", "string", _NONE, f"Start from a photo bundled with scikit-image: {', '.join(map(repr, SAMPLE_IMAGES))}.", _check_sample),
     Key("source.noise", "string \"WxH\"", _NONE, f"Start from smooth grey noise of this size (the default when no source is given is \"{DEFAULT_NOISE}\").", _check_size),
@@ -337,6 +351,7 @@ class Spec:
     sampler: Stage | None
     output: Output
     audio: Any = None  # a decoded neuralgae.core.audio.AudioTrack, or None
+    network_options: dict = field(default_factory=dict)  # network name -> its options (files absolute)
 
     @property
     def networks(self) -> tuple[str, ...]:
@@ -353,7 +368,7 @@ class Spec:
             "description": self.description,
             "seed": self.seed,
             "frames": self.frames,
-            "network": list(self.network) if isinstance(self.network, tuple) else self.network,
+            "network": [self._network_table(n) for n in self.network] if isinstance(self.network, tuple) else self._network_table(self.network),
             "source": self.source.as_table(),
             "renderer": self.renderer.as_table(),
             "transforms": [t.as_table() for t in self.transforms],
@@ -365,6 +380,13 @@ class Spec:
         if include_output:
             out["output"] = self.output.as_table()
         return _plain(out)
+
+    def _network_table(self, name: str):
+        """A network as the spec writes it: its name, or a table with its options (files as absolute paths)."""
+        options = self.network_options.get(name)
+        if not options:
+            return name
+        return {"name": name, **{k: str(v) if isinstance(v, Path) else v for k, v in options.items() if v is not None}}
 
     def fingerprint(self) -> dict:
         """What must not change for a run to be resumed: everything but frames, outputs and description."""
@@ -498,7 +520,7 @@ def spec_relative(value: str | Path, base_dir: Path) -> Path:
     return (base_dir / Path(value).expanduser()).resolve()
 
 
-CWD_RELATIVE_KEYS = ("source.image", "source.video", "audio.file")
+CWD_RELATIVE_KEYS = ("source.image", "source.video", "audio.file", "network.weights")
 """Paths that ``--set`` takes relative to the current folder (in a spec file, to the spec's folder)."""
 
 
@@ -527,6 +549,8 @@ def apply_overrides(data: dict, overrides: Sequence[str], *, cwd: Path | None = 
         value = parse_value(raw.strip())
         if key in CWD_RELATIVE_KEYS and isinstance(value, str):
             value = cwd_relative(value, cwd)
+        if len(parts) == 2 and parts[0] == "network":
+            _network_as_table(data, label)
         if len(parts) == 2 and parts[0] == "source" and parts[1] in SOURCE_STARTS:
             src = data.get("source")
             if isinstance(src, dict):  # a new start replaces the old one
@@ -534,6 +558,18 @@ def apply_overrides(data: dict, overrides: Sequence[str], *, cwd: Path | None = 
                     src.pop(other, None)
         _set_path(data, parts, value, label)
     return data
+
+
+def _network_as_table(data: dict, label: str) -> None:
+    """``network = "x"`` as ``network = { name = "x" }``, so ``--set network.weights=...`` can give it an option."""
+    network = data.get("network", DEFAULT_NETWORK)
+    if isinstance(network, list):
+        raise NeuralgaeError(
+            f"{label}: the spec's network is a list; give each entry its options in the spec, "
+            "e.g. network = [{ name = \"torchvision:googlenet\", weights = \"googlenet.pth\" }, \"efficientnet-lite0\"]"
+        )
+    if isinstance(network, str):
+        data["network"] = {"name": network}
 
 
 def _deep_copy(value):
@@ -664,15 +700,7 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
             check_frames(frames)
         except NeuralgaeError as exc:
             raise NeuralgaeError(f"{origin}: {exc}") from None
-    network = _value(origin, data, "network")
-    from .ensemble import ensemble_members
-
-    for net_name in [m for n in (network if isinstance(network, list) else [network]) for m in ensemble_members(n)]:
-        if net_name not in host.networks:
-            known = list(host.networks)
-            raise _fail(origin, "network", f"'{net_name}' is not installed{did_you_mean(net_name, known)} (installed: {', '.join(known) or 'none'})")
-    if isinstance(network, list):
-        network = network[0] if len(network) == 1 else tuple(network)
+    network, network_options = _networks(origin, _value(origin, data, "network"), host, base_dir)
 
     src = _table(origin, data, "source")
     source_keys = [k.name for k in SCHEMA if k.table == "source"]
@@ -760,9 +788,43 @@ def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, o
         sampler=sampler,
         output=output,
         audio=audio,
+        network_options=network_options,
     )
     _check_followers(origin, spec)
     return spec
+
+
+def _networks(origin: str, value, host, base_dir: Path) -> tuple[str | tuple[str, ...], dict]:
+    """The spec's network (a name, or the tuple it alternates) and each one's checked options.
+
+    Every name must be installed and every option right (files exist,
+    relative to ``base_dir``) before any work; one network given twice with
+    different options is refused.
+    """
+    from .ensemble import ensemble_members
+    from .plugins import FAMILY_SEPARATOR
+
+    choices = value if isinstance(value, list) else [value]
+    names: list[str] = []
+    options: dict[str, dict] = {}
+    for choice in choices:
+        name = choice["name"] if isinstance(choice, dict) else choice
+        given = {k: v for k, v in choice.items() if k != "name"} if isinstance(choice, dict) else {}
+        for member in ensemble_members(name):
+            if member not in host.networks and member.partition(FAMILY_SEPARATOR)[0] not in host.networks:
+                known = host.network_names()
+                listed = host.network_summary()
+                raise _fail(origin, "network", f"'{member}' is not installed{did_you_mean(member, known)} (installed: {', '.join(listed) or 'none'})")
+        try:
+            checked = host.check_network(name, given, base_dir=base_dir)
+        except NeuralgaeError as exc:
+            raise _fail(origin, "network:", str(exc)) from None
+        if name in options and options[name] != checked:
+            raise _fail(origin, "network", f"lists '{name}' twice with different options; a network has one set of options in a run")
+        options[name] = checked
+        names.append(name)
+    network = names[0] if len(names) == 1 else tuple(names)
+    return network, {name: opts for name, opts in options.items() if opts}
 
 
 RUN_FILES = ("manifest.jsonl", "spec.toml")
@@ -929,11 +991,11 @@ def dumps_spec(data: dict) -> str:
     lines = ["# Resolved spec written by nd run: every value, defaults filled in.", ""]
     scalars = {k: v for k, v in data.items() if not isinstance(v, dict) and k != "transforms"}
     lines += _toml_pairs(scalars)
-    for key in ("source", "renderer", "transforms", "sampler", "audio", "output"):
+    for key in ("network", "source", "renderer", "transforms", "sampler", "audio", "output"):
         if key == "transforms":
             for t in data.get("transforms", []):
                 lines += ["", "[[transforms]]", *_toml_pairs(t)]
-        elif key in data:
+        elif isinstance(data.get(key), dict):
             lines += ["", f"[{key}]", *_toml_pairs(data[key])]
     return "\n".join(lines) + "\n"
 

@@ -27,6 +27,16 @@ def to_image(tensor: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(tensor[0].permute(1, 2, 0).detach().cpu().numpy(), dtype=np.float32)
 
 
+def batch_tensor(images: np.ndarray) -> torch.Tensor:
+    """(N, H, W, C) float array -> (N, C, H, W) float32 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).permute(0, 3, 1, 2).contiguous()
+
+
+def batch_image(tensor: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) tensor -> (N, H, W, C) float32 array on the CPU."""
+    return np.ascontiguousarray(tensor.permute(0, 2, 3, 1).detach().cpu().numpy(), dtype=np.float32)
+
+
 def resize_tensor(t: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     """Bilinear resize of (N, C, H, W) to ``shape``, anti-aliased when either side shrinks."""
     if tuple(t.shape[-2:]) == tuple(shape):

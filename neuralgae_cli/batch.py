@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from neuralgae_cli.common import DeviceOption, PrecisionOption, err_console, progress_bar, use_device, user_errors
+from neuralgae_cli.common import DeviceOption, PrecisionOption, err_console, network_overrides, progress_bar, use_device, user_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -32,6 +32,8 @@ def register(app: typer.Typer) -> None:
         scheduler: str | None = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT", help="Run on this existing Dask cluster instead of a local one."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Render every variation again, replacing finished runs."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        network: str | None = typer.Option(None, "--network", help="Use this network in every run instead of the spec's (as --set network=NAME)."),
+        weights: Path | None = typer.Option(None, "--weights", help="Weights file for the network (as --set network.weights=FILE); never downloaded."),
         device: DeviceOption = None,
         precision: PrecisionOption = None,
     ) -> None:
@@ -70,15 +72,14 @@ def register(app: typer.Typer) -> None:
             gpus = 0 if scheduler else gpu_workers(device)
             _, _, name = find_spec(spec, host)
             folder = (out or Path("runs") / f"{name}-batch").expanduser().absolute()
-            sets = absolute_overrides(set_)
+            sets = absolute_overrides([*set_, *network_overrides(network, weights)])
             try:  # a mistake in the shared part is one error, not one per variation
                 base = load_spec(spec, host=host, overrides=sets, frames=frames, out=folder)
                 shared_error = None
             except NeuralgaeError as exc:
                 base, shared_error = None, exc
             if base is not None and gpus == 0:
-                for name in base.networks:
-                    host.network(name)  # settles the precision here (a measurement, once), not in every worker at once
+                host.networks_of(base)  # settles the precision here (a measurement, once), not in every worker at once
             if classes is not None and base is not None and "classes" not in host.get("renderer", base.renderer.name).params:
                 raise NeuralgaeError(
                     f"--classes needs a renderer that takes classes, such as draw; the spec's renderer "

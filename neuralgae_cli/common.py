@@ -52,6 +52,38 @@ PrecisionOption = Annotated[
 ]
 
 
+WeightsOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--weights",
+        help="Weights for --network: a state_dict or checkpoint file (torchvision's own .pth files work), or the "
+        "file of --network torchscript. Nothing is ever downloaded (docs/networks.md).",
+    ),
+]
+
+
+def network_options(weights: Path | None) -> dict:
+    """The options ``--weights`` gives a network (none without it)."""
+    return {} if weights is None else {"weights": weights}
+
+
+def checked_network(host, name: str, weights: Path | None) -> dict:
+    """``--network`` and ``--weights`` checked before any work (a missing file is one line); the options to build it with."""
+    return host.check_network(name, network_options(weights), where="--weights")
+
+
+def network_overrides(network: str | None, weights: Path | None) -> list[str]:
+    """``--network`` and ``--weights`` of ``nd run`` and ``nd batch`` as spec overrides (``network=...``, ``network.weights=...``)."""
+    import json
+
+    out = []
+    if network is not None:
+        out.append(f"network={json.dumps(network)}")
+    if weights is not None:
+        out.append(f"network.weights={json.dumps(str(Path(weights).expanduser().absolute()))}")
+    return out
+
+
 def use_device(device: str | None, precision: str | None, host=None):
     """``host`` (default: the process's plugin host), set to run its networks on ``device`` in ``precision`` (checked now)."""
     if host is None:
@@ -145,6 +177,8 @@ CLI_SPELLINGS = {
     "top": "--top",
     "chapter_size": "--chapter-size",
     "hooks": "`nd plugins --hooks`",
+    "network_list": "`nd plugins --kind network`",
+    "weights": "--weights ",
 }
 """How nd's messages name the engine's options (:func:`neuralgae.core.errors.option`): as the flags that set them."""
 

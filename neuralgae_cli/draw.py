@@ -14,7 +14,16 @@ from rich.table import Table
 
 from neuralgae.core.errors import NeuralgaeError
 
-from .common import DeviceOption, PrecisionOption, check_output_image, progress_bar, use_device, user_errors
+from .common import (
+    DeviceOption,
+    PrecisionOption,
+    WeightsOption,
+    check_output_image,
+    checked_network,
+    progress_bar,
+    use_device,
+    user_errors,
+)
 
 DEFAULT_NETWORK = "efficientnet-lite0"
 console = Console()
@@ -50,8 +59,11 @@ def draw_command(
     prior: Annotated[Optional[float], typer.Option(help="Strength of the Student-t patch prior (0 = off).")] = None,
     keep_image: Annotated[Optional[bool], typer.Option("--keep-image/--paint-over", help="Keep the base photo sharp (default with --image) or paint over it.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (recorded in the PNG); the same seed gives the same image.")] = None,
-    network: Annotated[str, typer.Option(help="Network to draw with.")] = DEFAULT_NETWORK,
+    network: Annotated[str, typer.Option(help="Network to draw with: efficientnet-lite0/1/2, torchvision:NAME, torchscript (with --weights), an ensemble a+b, or a plugin's.")] = DEFAULT_NETWORK,
+    weights: WeightsOption = None,
     tileable: Annotated[bool, typer.Option("--tileable", help="Make the drawing wrap around in both directions (a texture or wallpaper).")] = False,
+    best_of: Annotated[int, typer.Option("--best-of", help="Draw N candidates together and keep the one a network that did not draw believes most (its score goes in the PNG).")] = 1,
+    judge: Annotated[Optional[str], typer.Option(help="The network that picks the best of --best-of (default: efficientnet-lite1, or -lite0 if that drew).")] = None,
     device: DeviceOption = None,
     precision: PrecisionOption = None,
 ) -> None:
@@ -65,6 +77,7 @@ def draw_command(
     with user_errors():
         host = use_device(device, precision)
         check_output_image(output)
+        options = checked_network(host, network, weights)
         parsed = parse_class_list(classes)
         settings = preset_settings(preset)
         if steps is not None:
@@ -72,6 +85,17 @@ def draw_command(
         if prior is not None:
             settings = replace(settings, prior_weight=prior)
         settings.validate()
+        from neuralgae.core.best_of import candidate_starts, check_best_of, check_judge, default_judge, draw_best_of
+
+        best_of = check_best_of(best_of)
+        judge_name = None
+        if best_of > 1:
+            judge_name = check_judge(judge, network) if judge else default_judge(network, list(host.networks))
+            if judge_name not in host.networks:
+                known = list(host.networks)
+                raise NeuralgaeError(f"judge '{judge_name}' is not installed (installed: {', '.join(known)})")
+        elif judge:
+            raise NeuralgaeError("--judge picks among --best-of candidates; add e.g. --best-of 4")
         seed_used = int(np.random.SeedSequence().entropy % 2**32) if seed is None else seed
         if seed_used < 0:
             raise NeuralgaeError(f"--seed must be 0 or more; got {seed_used}")
@@ -94,13 +118,19 @@ def draw_command(
         lucid = (base is not None) if keep_image is None else keep_image
         targets = targets_from_classes(parsed, masks=masks, focus=points)
 
-        from neuralgae.core.network import placement_record
+        from neuralgae.core.network import network_record, placement_record
 
-        net = host.network(network)
+        net = host.network(network, **options)
         began = time.monotonic()
-        with progress_bar("drawing") as progress:
-            out = render_draw(net, start, targets, settings=settings, rng=rng, keep_image=lucid, clip_mask=clip,
-                              progress=progress, tileable=tileable)
+        render = dict(settings=settings, rng=rng, keep_image=lucid, clip_mask=clip, tileable=tileable)
+        best = None
+        with progress_bar("drawing" if best_of == 1 else f"drawing {best_of} candidates") as progress:
+            if best_of == 1:
+                out = render_draw(net, start, targets, progress=progress, **render)
+            else:
+                starts = candidate_starts(start, best_of, rng, keep=lucid)
+                best = draw_best_of(net, host.network(judge_name), judge_name, starts, targets, progress=progress, **render)
+                out = best.image
         metadata = {
             "command": "draw",
             "classes": [f"{c.name}:{wt:g}" for c, wt in parsed],
@@ -116,12 +146,15 @@ def draw_command(
             "keep_image": lucid,
             "tileable": tileable,
             "seed": seed_used,
-            "network": network,
+            **network_record(net, network),
+            "weights": str(options["weights"]) if options.get("weights") else None,
             **placement_record(net),
             "settings": settings.as_dict(),
+            **(best.as_dict() if best is not None else {}),
         }
         save_image(output, out, metadata)
-        console.print(f"wrote {output} ({w}x{h}, seed {seed_used}, {time.monotonic() - began:.1f} s)", highlight=False)
+        chosen = "" if best is None else f", candidate {best.index + 1} of {best_of} by {judge_name} (log p {best.score:.2f})"
+        console.print(f"wrote {output} ({w}x{h}, seed {seed_used}{chosen}, {time.monotonic() - began:.1f} s)", highlight=False)
 
 
 def classes_command(

@@ -21,17 +21,29 @@ from neuralgae.core.dream import DEFAULT_LAYERS, DreamSettings
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.images import load_image, parse_size, save_image, smooth_noise
 
-from .common import DeviceOption, PrecisionOption, check_output_image, err_console, progress_bar, use_device, user_errors
+from .common import (
+    DeviceOption,
+    PrecisionOption,
+    WeightsOption,
+    check_output_image,
+    checked_network,
+    err_console,
+    progress_bar,
+    use_device,
+    user_errors,
+)
 
 DEFAULT_NETWORK = "efficientnet-lite0"
+NETWORK_HELP = "efficientnet-lite0/1/2, torchvision:NAME, torchscript (with --weights) or a plugin's (`nd plugins --kind network`)."
 console = Console()
 
 
-def load_network(name: str = DEFAULT_NETWORK):
-    """The named network from the plugin host (loaded once per process)."""
+def load_network(name: str = DEFAULT_NETWORK, weights: Path | None = None):
+    """The named network from the plugin host, with ``weights`` if given (loaded once per process)."""
     from neuralgae.core.plugins import default_host
 
-    return default_host().network(name)
+    host = default_host()
+    return host.network(name, **checked_network(host, name, weights))
 
 
 def read_source(source: str, rng: np.random.Generator) -> np.ndarray:
@@ -66,7 +78,7 @@ def video_frames_dir(output: Path) -> Path:
 
 
 def video_spec(source: str, frames_dir: Path, *, params: dict, seed: int, network: str, coherence: float,
-               resize: str | None, frames: int | None, fps: float | None, host):
+               resize: str | None, frames: int | None, fps: float | None, host, weights: Path | None = None):
     """The in-memory spec ``nd dream VIDEO`` runs: the video as source, the dream renderer, frames into ``frames_dir``."""
     from neuralgae.core.spec import validate_spec
 
@@ -76,7 +88,7 @@ def video_spec(source: str, frames_dir: Path, *, params: dict, seed: int, networ
     data: dict = {
         "description": f"nd dream {source}",
         "seed": seed,
-        "network": network,
+        "network": network if weights is None else {"name": network, "weights": str(Path(weights).expanduser().absolute())},
         "source": src,
         "renderer": {"name": "dream", **{k: str(v) if isinstance(v, Path) else v for k, v in params.items() if v is not None}},
         "output": {} if fps is None else {"fps": fps},
@@ -87,7 +99,8 @@ def video_spec(source: str, frames_dir: Path, *, params: dict, seed: int, networ
 
 
 def dream_video(source: str, output: Path, *, params: dict, seed: int, network: str, coherence: float,
-                resize: str | None, frames: int | None, fps: float | None, resume: bool, overwrite: bool) -> None:
+                resize: str | None, frames: int | None, fps: float | None, resume: bool, overwrite: bool,
+                weights: Path | None = None) -> None:
     """``nd dream`` on a video: run the pipeline into a frames folder, then assemble the output with the source's audio."""
     from neuralgae.core.pipeline import run_spec
     from neuralgae.core.video import video_of
@@ -97,7 +110,7 @@ def dream_video(source: str, output: Path, *, params: dict, seed: int, network: 
     host = default_host()
     frames_dir = video_frames_dir(output)
     spec = video_spec(source, frames_dir, params=params, seed=seed, network=network, coherence=coherence,
-                      resize=resize, frames=frames, fps=fps, host=host)
+                      resize=resize, frames=frames, fps=fps, host=host, weights=weights)
     start = time.monotonic()
     try:
         with progress_bar("dreaming video") as progress:
@@ -136,7 +149,8 @@ def dream_command(
     original_colors: Annotated[bool, typer.Option("--original-colors", help="Keep the input's colours; dream luminance only.")] = False,
     tileable: Annotated[bool, typer.Option("--tileable", help="Make the result wrap around in both directions (a texture or wallpaper).")] = False,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same image.")] = 0,
-    network: Annotated[str, typer.Option(help="Network to dream with.")] = DEFAULT_NETWORK,
+    network: Annotated[str, typer.Option(help="Network to dream with: " + NETWORK_HELP)] = DEFAULT_NETWORK,
+    weights: WeightsOption = None,
     coherence: Annotated[float, typer.Option(help="Video: how much of the previous frame's dream each frame carries along the motion (0: each frame on its own).")] = 0.8,
     resize: Annotated[Optional[str], typer.Option(help="Video: dream the frames at this size, WxH.")] = None,
     frames: Annotated[Optional[int], typer.Option(help="Video: dream only the first N frames.")] = None,
@@ -166,19 +180,21 @@ def dream_command(
         )
         if is_video_input(input):
             dream_video(input, output, params=params, seed=seed, network=network, coherence=coherence,
-                        resize=resize, frames=frames, fps=fps, resume=resume, overwrite=overwrite)
+                        resize=resize, frames=frames, fps=fps, resume=resume, overwrite=overwrite, weights=weights)
             return
         check_output_image(output)
+        options = checked_network(default_host(), network, weights)
         rng = np.random.default_rng(seed)
         image = read_source(input, rng)
-        net = load_network(network)
+        net = default_host().network(network, **options)
         start = time.monotonic()
         with progress_bar("dreaming") as progress:
             ctx = RenderContext(network=net, rng=rng, seed=seed, progress=progress)
             out = renderer(image, ctx, **params)
-        from neuralgae.core.network import placement_record
+        from neuralgae.core.network import network_record, placement_record
 
-        metadata = {"command": "dream", "input": input, "seed": seed, "network": network, **placement_record(net),
+        metadata = {"command": "dream", "input": input, "seed": seed, **network_record(net, network),
+                    "weights": str(options["weights"]) if options.get("weights") else None, **placement_record(net),
                     "renderer": "dream", "params": {k: str(v) if isinstance(v, Path) else v for k, v in params.items()}}
         save_image(output, out, metadata)
         h, w = out.shape[:2]
@@ -188,7 +204,8 @@ def dream_command(
 def classify_command(
     image: Annotated[Path, typer.Argument(help="Image to classify.")],
     top: Annotated[int, typer.Option(help="How many classes to list.")] = 5,
-    network: Annotated[str, typer.Option(help="Network to classify with.")] = DEFAULT_NETWORK,
+    network: Annotated[str, typer.Option(help="Network to classify with: " + NETWORK_HELP)] = DEFAULT_NETWORK,
+    weights: WeightsOption = None,
     device: DeviceOption = None,
     precision: PrecisionOption = None,
 ) -> None:
@@ -199,9 +216,12 @@ def classify_command(
         use_device(device, precision)
         if top < 1 or top > 1000:
             raise NeuralgaeError(f"--top must be between 1 and 1000; got {top}")
+        from neuralgae.core.plugins import default_host
+
+        options = checked_network(default_host(), network, weights)
         img = load_image(image)
-        net = load_network(network)
-        ranked = top_classes(class_probabilities(net, img), top)
+        net = default_host().network(network, **options)
+        ranked = top_classes(class_probabilities(net, img), top, names=getattr(net, "class_names", None))
         table = Table(show_header=True, header_style="bold", box=None)
         table.add_column("index", justify="right")
         table.add_column("class")
@@ -212,11 +232,12 @@ def classify_command(
 
 
 def layers_command(
-    network: Annotated[str, typer.Option(help="Network whose layers to list.")] = DEFAULT_NETWORK,
+    network: Annotated[str, typer.Option(help="Network whose layers to list: " + NETWORK_HELP)] = DEFAULT_NETWORK,
+    weights: WeightsOption = None,
 ) -> None:
     """List the layers you can dream on, with channel counts and strides."""
     with user_errors():
-        net = load_network(network)
+        net = load_network(network, weights)
         table = Table(title=f"{net.name} layers (shallow to deep)", box=None, header_style="bold")
         table.add_column("layer")
         table.add_column("channels", justify="right")
@@ -225,7 +246,13 @@ def layers_command(
         for layer in net.layers:
             table.add_row(layer.name, str(layer.channels), str(layer.stride), layer.description)
         console.print(table)
-        console.print("Pick channels with NAME:CHANNELS (block10:0-15) and weights with @ (block8@0.5).", highlight=False)
+        names = [layer.name for layer in net.layers if layer.name != "logits"] or [net.layers[0].name]
+        example = "block10" if "block10" in names else names[len(names) * 2 // 3]
+        console.print(f"Pick channels with NAME:CHANNELS ({example}:0-15) and weights with @ ({example}@0.5).", highlight=False)
+        from neuralgae.core.network import has_spatial_logits
+
+        if any(layer.name == "logits" for layer in net.layers) and not has_spatial_logits(net):
+            console.print("Its logits are one value per class for the whole image (a 1x1 map); see docs/networks.md.", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -133,6 +133,13 @@ def describe(host: PluginHost, name: str, kind: str | None = None) -> list[str]:
             raise NeuralgaeError(table.ambiguous[name])
         if name in table:
             found.append((k, table[name]))
+    if not found and (kind in (None, "network")) and ":" in name:  # torchvision:googlenet: the family, for its member
+        try:
+            entry, _member = host.network_entry(name)
+        except NeuralgaeError:
+            entry = None
+        if entry is not None:
+            return [f"network '{name}'  [{entry.source}]", "", entry.description or "(no description)", *network_details(entry, entry.name)[:3]]
     if not found:
         known = sorted({n for k, _ in SECTIONS for n in _registry(host, k)})
         raise NeuralgaeError(
@@ -148,9 +155,34 @@ def describe(host: PluginHost, name: str, kind: str | None = None) -> list[str]:
             lines += [f"  {describe_param(p)}" for p in item.params.values()] or ["  none"]
         elif k == "spec":
             lines += ["", item.description or "(no description)", f"file: {item.path}", f"run it: nd run {name}"]
+        elif k == "network":
+            lines += ["", item.description or "(no description)", *network_details(item, name)]
         else:
             lines += ["", item.description or "(no description)"]
     return lines
+
+
+def network_details(entry, name: str) -> list[str]:
+    """A network's options and, for a family, its members."""
+    lines = ["", "options:"]
+    lines += [f"  {describe_param(_Option(p))}" for p in entry.options.values()] or ["  none"]
+    if entry.family:
+        try:
+            members = entry.known_members()
+        except NeuralgaeError as exc:
+            return lines + ["", f"members: {exc}"]
+        if members is not None:
+            lines += ["", f"members ({len(members)}; use them as {name}:MEMBER):"]
+            lines += ["  " + ", ".join(members[i : i + 8]) for i in range(0, len(members), 8)]
+    return lines
+
+
+class _Option:
+    """A factory's keyword-only parameter, shaped like a component parameter for :func:`describe_param`."""
+
+    def __init__(self, param: inspect.Parameter):
+        self.name, self.type, self.default = param.name, param.annotation, param.default
+        self.required = param.default is inspect.Parameter.empty
 
 
 def register(app: typer.Typer) -> None:

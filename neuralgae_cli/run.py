@@ -9,7 +9,15 @@ import typer
 
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.plugins import PluginError, default_host
-from neuralgae_cli.common import DeviceOption, PrecisionOption, err_console, progress_bar, use_device, user_errors
+from neuralgae_cli.common import (
+    DeviceOption,
+    PrecisionOption,
+    err_console,
+    network_overrides,
+    progress_bar,
+    use_device,
+    user_errors,
+)
 
 
 def _resume_command(spec: str, sets: list[str], frames: int | None, out: Path | None) -> str:
@@ -53,6 +61,8 @@ def register(app: typer.Typer) -> None:
         resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of the same spec in its output folder."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run already in the output folder."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        network: str | None = typer.Option(None, "--network", help="Use this network instead of the spec's (as --set network=NAME)."),
+        weights: Path | None = typer.Option(None, "--weights", help="Weights file for the network (as --set network.weights=FILE; relative to the current folder); never downloaded."),
         device: DeviceOption = None,
         precision: PrecisionOption = None,
     ) -> None:
@@ -67,6 +77,7 @@ def register(app: typer.Typer) -> None:
 
         with user_errors():
             host = use_device(device, precision, default_host())
+            set_ = [*set_, *network_overrides(network, weights)]
             try:
                 loaded = load_spec(spec, host=host, overrides=set_, frames=frames, out=out)
             except NeuralgaeError as exc:

@@ -298,6 +298,7 @@ def build_stream(
     rotate: float | None = None,
     prior: float | None = None,
     net=None,
+    weights: Path | None = None,
 ):
     """A LiveStream from the command's options (the network is loaded unless given)."""
     from dataclasses import replace
@@ -324,11 +325,14 @@ def build_stream(
     queue = SubjectQueue(rng=np.random.default_rng(seeds[0]), hold=hold, initial=initial, limiter=RateLimiter())
     if net is None:
         from neuralgae.core.plugins import default_host
+        from neuralgae_cli.common import checked_network
 
-        net = default_host().network(network)
-    from neuralgae.core.network import placement_record
+        host = default_host()
+        net = host.network(network, **checked_network(host, network, weights))
+    from neuralgae.core.network import network_record, placement_record
 
-    recorder = (StreamRecorder(record, settings=settings.as_dict(), seed=seed, placement=placement_record(net))
+    placement = {**network_record(net, network), **placement_record(net)}
+    recorder = (StreamRecorder(record, settings=settings.as_dict(), seed=seed, placement=placement)
                 if record is not None else None)
     start = recorder.last_image() if recorder is not None else None
     renderer = StreamRenderer(net, settings=settings, rng=np.random.default_rng(seeds[1]), image=start)
@@ -348,7 +352,8 @@ def serve_command(
     rotate: Annotated[Optional[float], typer.Option(help=f"Counter-clockwise turn per computed frame, in degrees (default {StreamSettings.rotate:g}).")] = None,
     prior: Annotated[Optional[float], typer.Option(help=f"Strength of the Student-t patch prior (default {StreamSettings.prior_weight:g}; 0 = off).")] = None,
     seed: Annotated[int, typer.Option(min=0, help="Random seed of the stream.")] = 0,
-    network: Annotated[str, typer.Option(help="Network to draw with.")] = "efficientnet-lite0",
+    network: Annotated[str, typer.Option(help="Network to draw with: efficientnet-lite0/1/2, torchvision:NAME, torchscript (with --weights), an ensemble a+b, or a plugin's.")] = "efficientnet-lite0",
+    weights: Annotated[Optional[Path], typer.Option("--weights", help="Weights file for --network (a state_dict or checkpoint, or the TorchScript file); never downloaded.")] = None,
     proxy_headers: Annotated[bool, typer.Option("--proxy-headers", help="Behind a reverse proxy on this machine: tell clients apart by its X-Forwarded-For.")] = False,
     device: DeviceOption = None,
     precision: PrecisionOption = None,
@@ -359,7 +364,8 @@ def serve_command(
     with user_errors():
         use_device(device, precision)
         live = build_stream(size=size, steps=steps, hold=hold, seed=seed, classes=classes, record=record,
-                            always_render=always_render, network=network, zoom=zoom, rotate=rotate, prior=prior)
+                            always_render=always_render, network=network, zoom=zoom, rotate=rotate, prior=prior,
+                            weights=weights)
 
         def ready(url: str) -> None:
             typer.echo(f"nd serve: streaming at {url}  (Ctrl-C stops)", err=False)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import numpy as np
 
+from neuralgae.core.best_of import JUDGES, candidate_starts, check_judge, default_judge, draw_best_of
 from neuralgae.core.classes import parse_class_list
 from neuralgae.core.components import Range, RenderContext
 from neuralgae.core.draw import DrawTarget, render_draw, targets_from_classes
@@ -14,6 +15,7 @@ from neuralgae.core.draw_aim import aim_masks
 from neuralgae.core.draw_schedule import PresetName, preset as preset_settings, with_steps
 from neuralgae.core.errors import NeuralgaeError
 from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.limits import MAX_BEST_OF
 from neuralgae.core.tileable import is_periodic, make_periodic
 
 
@@ -29,6 +31,8 @@ def draw(
     prior_weight: Annotated[float, Range(0)] | None = None,
     others_weight: float | None = None,
     tileable: bool = False,
+    best_of: Annotated[int, Range(1, MAX_BEST_OF)] = 1,
+    judge: str = "",
 ) -> np.ndarray:
     """deepdraw: maximise class logits from noise or into a photo, with octaves, tiles and aims.
 
@@ -46,6 +50,10 @@ def draw(
     tileable: the drawing wraps around in both directions (a texture): drawn on the canvas padded
         circularly, blurred and resized as a periodic image; a start whose edges do not meet is
         first made to.
+    best_of: draw this many candidates together (one pass per step for all) and keep the one a
+        network that did not draw believes most; its score is recorded with the frame.
+    judge: the network that picks the best candidate ("" = the first of efficientnet-lite1,
+        -lite0, -lite2 that did not draw).
     """
     h, w = image.shape[:2]
     targets: list[DrawTarget] = []
@@ -68,10 +76,17 @@ def draw(
         settings = replace(settings, others_weight=others_weight)
     if tileable and not is_periodic(image):
         image = make_periodic(image)
-    return render_draw(
-        ctx.network, image, targets, settings=settings, rng=ctx.rng, keep_image=keep_image, progress=ctx.progress,
-        tileable=tileable,
-    )
+    render = dict(settings=settings, rng=ctx.rng, keep_image=keep_image, progress=ctx.progress, tileable=tileable)
+    if best_of == 1:
+        return render_draw(ctx.network, image, targets, **render)
+    if ctx.load_network is None:
+        raise NeuralgaeError("best_of needs a judge network, and this run offers no way to load one; set best_of = 1")
+    name = ctx.network_name or getattr(ctx.network, "name", "")
+    judge_name = check_judge(judge, name) if judge else default_judge(name, JUDGES)
+    starts = candidate_starts(image, best_of, ctx.rng, keep=keep_image)
+    best = draw_best_of(ctx.network, ctx.load_network(judge_name), judge_name, starts, targets, **render)
+    ctx.notes.update(best.as_dict())
+    return best.image
 
 
 @hookimpl

@@ -300,6 +300,18 @@ def _recent_log_penalties(
     return logs
 
 
+def carried(history: list, p: np.ndarray, *, n: int, carry: int, carry_frames: int) -> list[int]:
+    """Up to ``carry`` classes of the last frame to keep: the most probable of them that are among the top ``n``
+    of ``p``, leaving out any class the last ``carry_frames`` frames all used (it has been carried long enough)."""
+    if not carry or not history:
+        return []
+    top = set(int(i) for i in _ranked(p)[:n])
+    recent = [set(int(i) for i, _ in frame) for frame in history[-carry_frames:]]
+    worn = set.intersection(*recent) if len(recent) == carry_frames else set()
+    last = [int(i) for i, _ in history[-1]]
+    return _in_probability_order([c for c in last if c in top and c not in worn], p)[:carry]
+
+
 def avoid_attractors(
     probs: np.ndarray,
     ctx: SamplerContext,
@@ -316,6 +328,8 @@ def avoid_attractors(
     reset_overlap: OpenShare = 0.75,
     reset_add: Count = 4,
     reset_scale: OpenShare = 0.65,
+    carry: Annotated[int, Range(0, 64)] = 0,
+    carry_frames: Annotated[int, Range(1, 100)] = 2,
 ) -> ClassList:
     """Like neuralgae, but steers away from recently used classes and class groups (the recommended default).
 
@@ -326,9 +340,15 @@ def avoid_attractors(
     once per such frame. The pool is the top n by penalised probability, so
     fresh classes move in, and the s classes are drawn from it with chances
     proportional to the penalties. weighted, cutoff, reset...: as in
-    ``neuralgae``.
+    ``neuralgae``. ``carry`` keeps up to that many of the last frame's
+    classes that the classifier still sees in the new drawing (its most
+    probable of them among the top n), so neighbouring frames share a
+    subject while the rest of the set moves on; a class is carried for at
+    most ``carry_frames`` frames in a row, then it must make room.
     """
     _check_s_n("avoid_attractors", s, n)
+    if carry >= s:
+        raise NeuralgaeError(f"avoid_attractors: carry ({carry}) must be less than s ({s}), or no new class could join")
     _check_reset("avoid_attractors", reset)
     p = _probabilities("avoid_attractors", probs)
     log_factors = _recent_log_penalties(
@@ -336,10 +356,11 @@ def avoid_attractors(
     )
     with np.errstate(divide="ignore"):
         penalised = np.log(p) + log_factors
-    pool = _ranked(penalised)[:n]
+    kept = carried(ctx.history, p, n=n, carry=carry, carry_frames=carry_frames)
+    pool = np.array([c for c in _ranked(penalised) if c not in kept][:n], dtype=int)
     chances = np.exp(log_factors[pool] - log_factors[pool].max())
-    picked = ctx.rng.choice(pool, size=s, replace=False, p=chances / chances.sum())
-    classes = _weigh(picked, p, weighted=weighted, cutoff=cutoff)
+    picked = ctx.rng.choice(pool, size=s - len(kept), replace=False, p=chances / chances.sum())
+    classes = _weigh([*kept, *picked], p, weighted=weighted, cutoff=cutoff)
     return _apply_reset(
         classes, ctx, p, pool, reset=reset, reset_overlap=reset_overlap, reset_add=reset_add, reset_scale=reset_scale
     )

@@ -486,6 +486,24 @@ def fade(
     return _finish(mean + contrast * (out - mean))
 
 
+def fresh(image: np.ndarray, ctx: FrameContext, *, keep: Unit = 0.0, scale: Annotated[float, Range(0, 0.5)] = 0.1) -> np.ndarray:
+    """Start the next frame from fresh smooth noise, as the original Neuralgae drew every frame from a new base.
+
+    The Neuralgae chain's other way: each frame a drawing of its own classes
+    from soft grey noise (objects on a quiet ground), linked to the last only
+    by the classes the sampler carried and, with ``keep``, a trace of its
+    composition.
+
+    keep: how much of the last frame is blended into the noise (0 a clean start).
+    scale: the strength of the noise's colour variation around mid grey.
+    """
+    from neuralgae.core.images import smooth_noise
+
+    h, w = image.shape[:2]
+    noise = smooth_noise(h, w, ctx.rng, scale=scale)
+    return _finish((1 - keep) * noise + keep * image)
+
+
 # -- colour and glitch ---------------------------------------------------------------
 
 
@@ -732,6 +750,7 @@ TRANSFORMS = (
     prewitt,
     blur,
     fade,
+    fresh,
     hue_shift,
     posterize,
     pixel_sort,

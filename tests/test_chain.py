@@ -140,3 +140,23 @@ def test_overwrite_that_fails_before_a_frame_leaves_no_stale_classes_txt(app, tm
         run_spec(spec, host=host, overwrite=True)
     assert not (out / "classes.txt").exists()
     assert read_manifest(out) == [] and not list(out.glob("frame_*.png"))
+
+
+def test_best_of_in_a_spec_records_the_judges_score(app, tmp_path):
+    out = tmp_path / "best"
+    nd(app, "run", "neuralgae", *TINY, "--set", "renderer.best_of=2", "--set", "renderer.keep_image=false", "--out", out)
+    entries = read_manifest(out)
+    assert len(entries) == 3
+    for entry in entries:
+        assert entry["best_of"] == 2 and entry["judge"] == "efficientnet-lite1"
+        assert entry["judge_score"] == max(entry["judge_scores"])
+    from neuralgae.core.images import read_metadata
+
+    assert read_metadata(out / "frame_00000.png")["judge_score"] == entries[0]["judge_score"]
+
+
+def test_a_judge_that_drew_is_refused_in_a_spec(app, tmp_path):
+    result = CliRunner().invoke(app, ["run", "neuralgae", *TINY, "--set", "renderer.best_of=2",
+                                      "--set", "renderer.judge=efficientnet-lite0", "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0
+    assert "drew too" in result.output and "Traceback" not in result.output

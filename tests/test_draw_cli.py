@@ -32,6 +32,10 @@ def app():
     (["--classes", "goldfish", "--focus", "2,0.5"], "outside the canvas"),
     (["--classes", "goldfish", "--steps", "0"], "steps must be at least 1"),
     (["--classes", "goldfish", "--image", "no/such.png"], "does not exist"),
+    (["--classes", "goldfish", "--best-of", "0"], "best-of must be a whole number from 1 to 64"),
+    (["--classes", "goldfish", "--best-of", "2", "--judge", "efficientnet-lite0"], "drew too"),
+    (["--classes", "goldfish", "--judge", "efficientnet-lite1"], "add e.g. --best-of 4"),
+    (["--classes", "goldfish", "--best-of", "2", "--judge", "no-such-net"], "judge 'no-such-net' is not installed"),
 ])
 def test_user_errors_are_one_line_and_write_nothing(app, tmp_path, args, words):
     out = tmp_path / "out.png"
@@ -88,3 +92,15 @@ def test_unusable_output_places_are_refused_before_drawing(app, tmp_path, where,
     assert result.exit_code == 1
     assert words in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_best_of_keeps_the_judged_best_and_records_it(app, tmp_path):
+    out = tmp_path / "best.png"
+    result = runner.invoke(app, ["draw", "--classes", "goldfish", "--size", "64x64", "--steps", "4", "--seed", "3",
+                                 "--best-of", "3", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "candidate" in result.output and "of 3 by efficientnet-lite1" in result.output
+    meta = read_metadata(out)
+    assert meta["best_of"] == 3 and meta["judge"] == "efficientnet-lite1"
+    assert meta["judge_score"] == max(meta["judge_scores"]) and len(meta["judge_scores"]) == 3
+    assert meta["judge_scores"][meta["best_of_index"]] == meta["judge_score"]

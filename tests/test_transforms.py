@@ -16,7 +16,7 @@ from neuralgae.plugins.shift_functions import linear_shift, random_shift, shift_
 
 EXPECTED = {
     "zoom", "stretch", "rotate", "affine", "roll", "stochastic_shift", "alternating_roll",
-    "sobel", "prewitt", "blur", "fade", "hue_shift", "posterize", "pixel_sort", "subregions", "chain",
+    "sobel", "prewitt", "blur", "fade", "fresh", "hue_shift", "posterize", "pixel_sort", "subregions", "chain",
 }
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "transforms.md"
 
@@ -243,6 +243,16 @@ def test_fade_lowers_contrast_and_saturation_around_the_mean_colour(registry):
     np.testing.assert_allclose(grey[..., 0], grey[..., 2], atol=1e-6)
     np.testing.assert_allclose(grey.mean(axis=2), image.mean(axis=2), atol=1e-5)
     assert apply(registry, "fade", image, contrast=1.0, saturation=1.0, sigma=2.0).std() < image.std()
+
+
+def test_fresh_starts_from_new_smooth_noise_keeping_a_trace(registry):
+    image = random_image()
+    clean = apply(registry, "fresh", image)
+    assert abs(float(clean.mean()) - 0.5) < 0.05 and clean.std() < 0.2
+    assert abs(np.corrcoef(clean.ravel(), image.ravel())[0, 1]) < 0.1
+    traced = apply(registry, "fresh", image, keep=0.5)
+    assert np.corrcoef(traced.ravel(), image.ravel())[0, 1] > 0.5
+    np.testing.assert_allclose(apply(registry, "fresh", image, keep=1.0), image, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["sobel", "prewitt"])
