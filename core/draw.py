@@ -261,16 +261,47 @@ def zoomed_gradient(
     shape = view_shape(h, w, tile)
     # crops box-major (every candidate's crop of a box together); each crop its own random views
     thetas = [torch.cat(views) for views in zip(*(random_views(rng, *shape, settings) for _ in range(len(boxes) * n)))]
-    x = canvas.detach().requires_grad_(True)
-    crops = torch.cat([resize_tensor(x[:, :, t:b, l:r], shape) for t, b, l, r in boxes])
-    crop_masks = [
-        None if masks[i] is None
-        else torch.cat([resize_tensor(masks[i][:, :, t:b, l:r], shape).expand(n, -1, -1, -1) for t, b, l, r in boxes])
-        for i in group
-    ]
-    loss, objective = views_objective(net, crops, [targets[i] for i in group], crop_masks, settings, thetas)
+    grad, values = _zoomed_parts(net, canvas, boxes, thetas, [targets[i] for i in group], [masks[i] for i in group], settings, shape)
     decay = zoomed_decay(settings, min(h, w) / tile)
-    return normalised(input_gradient(net, loss, x), replace(settings, spectrum_decay=decay)), objective
+    return normalised(grad, replace(settings, spectrum_decay=decay)), values
+
+
+def _zoomed_parts(net, canvas, boxes, thetas, targets, masks, settings, shape) -> tuple[torch.Tensor, torch.Tensor]:
+    """The summed input gradient of the zoomed-out views of ``boxes`` on ``canvas``, and their objectives.
+
+    The views' objectives add up, so the gradient can be taken in parts: a
+    device that runs out of memory gets the boxes in two halves, and so on
+    down to one box, saying so once per size (as tiles do).
+    """
+    n, device = canvas.shape[0], str(canvas.device)
+    most = max(1, _fits.get(device, len(boxes) * n) // n)
+    if len(boxes) > most:
+        return _sum_parts([_zoomed_parts(net, canvas, boxes[i : i + most], [t[i * n : (i + most) * n] for t in thetas],
+                                         targets, masks, settings, shape) for i in range(0, len(boxes), most)])
+    try:
+        x = canvas.detach().requires_grad_(True)
+        crops = torch.cat([resize_tensor(x[:, :, t:b, l:r], shape) for t, b, l, r in boxes])
+        crop_masks = [
+            None if m is None else torch.cat([resize_tensor(m[:, :, t:b, l:r], shape).expand(n, -1, -1, -1) for t, b, l, r in boxes])
+            for m in masks
+        ]
+        loss, objective = views_objective(net, crops, targets, crop_masks, settings, thetas)
+        return input_gradient(net, loss, x), objective
+    except Exception as exc:  # noqa: BLE001 - only out-of-memory errors are handled
+        if not is_out_of_memory(exc):
+            raise
+        if len(boxes) == 1:
+            raise NeuralgaeError("the device ran out of memory drawing a single view; draw a smaller canvas, or run on the CPU") from None
+        release_cached_memory(canvas.device)
+        half = len(boxes) // 2
+        if _fits.get(device, len(boxes) * n) > half * n:
+            _fits[device] = half * n
+            NOTICES.warning("out of memory on %s with %d views in one pass; drawing %d at a time", canvas.device, len(boxes) * n, half * n)
+        return _zoomed_parts(net, canvas, boxes, thetas, targets, masks, settings, shape)
+
+
+def _sum_parts(parts) -> tuple[torch.Tensor, torch.Tensor]:
+    return sum(g for g, _ in parts), torch.cat([v for _, v in parts])
 
 
 def zoomed_decay(settings: DrawSettings, ratio: float) -> float:
