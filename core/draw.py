@@ -256,8 +256,8 @@ def zoomed_gradient(
     All views go through the network in one batch.
     """
     n, (h, w) = canvas.shape[0], canvas.shape[-2:]
-    cover = min(1.0, max(settings.zoom_cover, 0.0))
-    boxes = zoom_boxes(rng, h, w, settings.zoom_views, cover)
+    cover, count = zoom_plan(settings, min(h, w) / tile)
+    boxes = zoom_boxes(rng, h, w, count, cover)
     shape = view_shape(h, w, tile)
     # crops box-major (every candidate's crop of a box together); each crop its own random views
     thetas = [torch.cat(views) for views in zip(*(random_views(rng, *shape, settings) for _ in range(len(boxes) * n)))]
@@ -304,8 +304,27 @@ def _sum_parts(parts) -> tuple[torch.Tensor, torch.Tensor]:
     return sum(g for g, _ in parts), torch.cat([v for _, v in parts])
 
 
+ZOOM_REFERENCE = 512 / 224
+"""The canvas-to-network ratio at which ``zoom_views``, ``zoom_cover`` and
+``zoom_decay`` were tuned (a 512 drawing by a 224 network: docs/deepdraw.md)."""
+
+
+def zoom_plan(settings: DrawSettings, ratio: float) -> tuple[float, int]:
+    """The smallest box (a share of the canvas) and the number of zoomed-out views for a canvas ``ratio`` times the network's size.
+
+    Up to :data:`ZOOM_REFERENCE` the settings hold as they are. Beyond it the
+    smallest box shrinks so that some views still see the canvas at close to
+    its own resolution (about 1.15 network sizes across: detail, not a
+    blown-up drawing), and the views grow with the canvas's area so the
+    smaller boxes still cover it (at most 64).
+    """
+    cover = min(1.0, max(settings.zoom_cover, 0.0), 1.15 / ratio) if ratio > 0 else 1.0
+    count = min(64, int(np.ceil(settings.zoom_views * max(1.0, ratio / ZOOM_REFERENCE) ** 2)))
+    return cover, count
+
+
 def zoomed_decay(settings: DrawSettings, ratio: float) -> float:
-    """The spectrum decay for a canvas ``ratio`` times the network's size: ``zoom_decay`` more per doubling.
+    """The spectrum decay for a canvas ``ratio`` times the network's size: ``zoom_decay`` more per doubling, up to :data:`ZOOM_REFERENCE`.
 
     The 1/f filter counts frequencies in canvas pixels; the network sees a
     large canvas shrunk, so the same decay would favour detail finer than the
@@ -313,7 +332,7 @@ def zoomed_decay(settings: DrawSettings, ratio: float) -> float:
     """
     if settings.spectrum_decay == 0 or ratio <= 1:
         return settings.spectrum_decay
-    return settings.spectrum_decay + settings.zoom_decay * float(np.log2(ratio))
+    return settings.spectrum_decay + settings.zoom_decay * float(np.log2(min(ratio, ZOOM_REFERENCE)))
 
 
 def candidate_views(rng: np.random.Generator, box: tuple[int, int, int, int], n: int, settings: DrawSettings) -> list[torch.Tensor]:

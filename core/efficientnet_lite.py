@@ -131,6 +131,18 @@ class MBConv(nn.Module):
         return mbconv(x, expand, depthwise, project, self.depthwise.stride, self.residual)
 
 
+STAGE_LOOKS = {
+    1: "dreams fine lines and weaves",
+    2: "dreams loops and woven patterns",
+    3: "dreams ornaments and scales; eyes begin",
+    4: "the classic DeepDream: eyes, dog and animal faces",
+    5: "deep: fur, noses, animal parts (give it more steps)",
+    6: "deep: fur and faint parts (give it more steps)",
+}
+"""What dreaming a block of each stage looks like (stages counted from 0), seen on the cat photo
+(docs/dream.md, "Which layer"); the same for Lite0, Lite1 and Lite2, whose stages match."""
+
+
 def _block_specs(stages=LITE0_STAGES):
     """(kernel, stride, expand, cin, cout) of every block, first block of a stage taking its stride."""
     for repeats, kernel, stride, expand, cin, cout in stages:
@@ -197,10 +209,13 @@ class EfficientNetLite(nn.Module):
 
     def _layer_infos(self, specs) -> tuple[LayerInfo, ...]:
         infos = [LayerInfo("stem", self.stem.weight.shape[0], 2, "3x3 stride-2 stem convolution")]
-        stride = 2
+        stride, stage, width = 2, -1, None
         for i, (kernel, s, expand, cin, cout) in enumerate(specs):
             stride *= s
-            infos.append(LayerInfo(f"block{i}", cout, stride, f"MBConv k{kernel} x{expand}, {cin}->{cout}"))
+            if cout != width:
+                stage, width = stage + 1, cout
+            look = STAGE_LOOKS.get(stage, "")
+            infos.append(LayerInfo(f"block{i}", cout, stride, f"MBConv k{kernel} x{expand}, {cin}->{cout}" + (f"; {look}" if look else "")))
         infos.append(LayerInfo("head", self.head.weight.shape[0], stride, "1x1 head convolution"))
         infos.append(LayerInfo("logits", self.num_classes, stride, "class logits at every position"))
         return tuple(infos)

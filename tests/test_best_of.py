@@ -84,7 +84,7 @@ def test_zoom_boxes_lie_inside_the_canvas_and_keep_its_shape():
 
 def test_a_large_canvas_is_seen_whole_and_shrunk_in_one_batch():
     net = RecordingNet()
-    settings = tiny(2, zoom_views=3, views=1)
+    settings = tiny(2, zoom_views=3, views=1)  # 64 px is 2x the network's 32: the views as tuned
     render_draw(net, start_canvas(96, 64, np.random.default_rng(0)), [DrawTarget(GOLDFISH)], settings=settings, rng=np.random.default_rng(0))
     # two steps, each one batch of three views with the canvas's shape at the network's size
     assert net.seen == [(3, 3, 48, 32)] * 2
@@ -100,7 +100,8 @@ def test_without_zoom_views_a_large_canvas_is_tiled():
 def test_zoomed_decay_grows_with_the_canvas():
     s = replace(PRESETS["default"], spectrum_decay=1.0, zoom_decay=0.5)
     assert zoomed_decay(s, 1.0) == 1.0
-    assert zoomed_decay(s, 4.0) == pytest.approx(2.0)
+    assert zoomed_decay(s, 2.0) == pytest.approx(1.5)
+    assert zoomed_decay(s, 8.0) == zoomed_decay(s, 512 / 224)  # no steeper than where it was tuned
     assert zoomed_decay(replace(s, spectrum_decay=0.0), 4.0) == 0.0
 
 
@@ -160,7 +161,10 @@ def test_candidates_go_through_in_one_pass_per_step_and_differ(size):
     starts = candidate_starts(start_canvas(size, size, np.random.default_rng(0)), 3, np.random.default_rng(1))
     out = render_draw(net, starts, [DrawTarget(GOLDFISH)], settings=tiny(2, zoom_views=2), rng=np.random.default_rng(5))
     assert out.shape == (3, size, size, 3)
-    assert len(net.seen) == 2 and all(s[0] == 3 * (2 if size > 40 else 1) for s in net.seen)
+    from neuralgae.core.draw import zoom_plan
+
+    views = zoom_plan(tiny(2, zoom_views=2), size / 32)[1] if size > 40 else 1
+    assert len(net.seen) == 2 and all(s[0] == 3 * views for s in net.seen)
     assert np.abs(out[1] - out[0]).mean() > 1e-3 and np.abs(out[2] - out[1]).mean() > 1e-3
 
 
@@ -220,3 +224,13 @@ def test_judges_never_judge_their_own_drawings():
 def test_best_of_counts_are_checked(bad):
     with pytest.raises(NeuralgaeError, match="best-of must be a whole number from 1 to 64"):
         check_best_of(bad)
+
+
+def test_larger_prints_get_smaller_boxes_and_more_views():
+    from neuralgae.core.draw import zoom_plan
+
+    s = PRESETS["default"]
+    assert zoom_plan(s, 512 / 224) == (0.5, 4)  # as tuned
+    cover, count = zoom_plan(s, 1024 / 224)
+    assert cover * 1024 == pytest.approx(1.15 * 224) and count == 16  # some views near the canvas's own resolution
+    assert zoom_plan(s, 100.0)[1] == 64

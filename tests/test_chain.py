@@ -44,10 +44,14 @@ def test_the_neuralgae_spec_is_built_in_and_composed_of_plugins():
     host = PluginHost(entry_points=False)
     assert "neuralgae" in host.specs
     spec = load_spec("neuralgae", host=host)
-    assert spec.renderer.name == "draw" and spec.renderer.params["keep_image"] is True
+    assert spec.renderer.name == "draw" and not spec.renderer.params.get("keep_image")
+    assert [t.name for t in spec.transforms] == ["fresh"]  # every frame from a fresh smooth base, as in 2015
     assert spec.sampler.name == "avoid_attractors"
-    assert (spec.sampler.params["n"], spec.sampler.params["s"]) == (100, 8)
+    assert (spec.sampler.params["n"], spec.sampler.params["s"], spec.sampler.params["carry"]) == (100, 8, 1)
     assert spec.frames == 100
+    lucid = load_spec("neuralgae-lucid", host=host)  # the other way: each frame a lucid dream on the last
+    assert lucid.renderer.params["keep_image"] is True and [t.name for t in lucid.transforms] == ["fade"]
+    assert lucid.sampler.params["carry"] == 1
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +148,7 @@ def test_overwrite_that_fails_before_a_frame_leaves_no_stale_classes_txt(app, tm
 
 def test_best_of_in_a_spec_records_the_judges_score(app, tmp_path):
     out = tmp_path / "best"
-    nd(app, "run", "neuralgae", *TINY, "--set", "renderer.best_of=2", "--set", "renderer.keep_image=false", "--out", out)
+    nd(app, "run", "neuralgae", *TINY, "--set", "renderer.best_of=2", "--out", out)
     entries = read_manifest(out)
     assert len(entries) == 3
     for entry in entries:
