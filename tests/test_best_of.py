@@ -161,10 +161,12 @@ def test_candidates_go_through_in_one_pass_per_step_and_differ(size):
     starts = candidate_starts(start_canvas(size, size, np.random.default_rng(0)), 3, np.random.default_rng(1))
     out = render_draw(net, starts, [DrawTarget(GOLDFISH)], settings=tiny(2, zoom_views=2), rng=np.random.default_rng(5))
     assert out.shape == (3, size, size, 3)
-    from neuralgae.core.draw import zoom_plan
+    from neuralgae.core.draw import octave_shape, zoom_plan
 
-    views = zoom_plan(tiny(2, zoom_views=2), size / 32)[1] if size > 40 else 1
-    assert len(net.seen) == 2 and all(s[0] == 3 * views for s in net.seen)
+    settings = tiny(2, zoom_views=2)
+    sides = [min(octave_shape(size, size, o.scale)) for o in settings.octaves]
+    views = [zoom_plan(settings, side / 32)[1] if side > 40 else 1 for side in sides]
+    assert [s[0] for s in net.seen] == [3 * v for v in views]  # one pass per step: every candidate's views
     assert np.abs(out[1] - out[0]).mean() > 1e-3 and np.abs(out[2] - out[1]).mean() > 1e-3
 
 
