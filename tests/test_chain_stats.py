@@ -89,3 +89,24 @@ def test_carry_must_leave_room():
     ctx = SamplerContext(index=1, rng=np.random.default_rng(0), history=[[(1, 1.0)]])
     with pytest.raises(NeuralgaeError, match="carry .* must be less than s"):
         avoid_attractors(_probs([1]), ctx, s=2, carry=2)
+
+
+def test_bench_chain_reads_the_figures_from_a_hand_made_manifest(tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("bench_chain", Path(__file__).resolve().parents[1] / "bench" / "chain.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    sets = [[1, 400, 500], [500, 8, 700], [410, 510, 610], [610, 1, 2]]
+    lines = []
+    for index, classes in enumerate(sets):
+        name = f"frame_{index:05d}.png"
+        (tmp_path / name).write_bytes(b"")
+        lines.append(json.dumps({"index": index, "file": name, "classes": [[c, 1.0] for c in classes], "seconds": 2.0}))
+    (tmp_path / "manifest.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    stats = bench.chain_stats(tmp_path)
+    assert stats["frames"] == 4 and stats["shared"] == pytest.approx(2 / 3)
+    assert stats["distinct"] == 9 and stats["seconds_per_frame"] == pytest.approx(2.0)
+    assert any("distinct classes" in m for m in stats["missed"]) and not any("neighbouring" in m for m in stats["missed"])
