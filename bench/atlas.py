@@ -52,13 +52,13 @@ def machine() -> str:
         pass
     import torch
 
-    from neuralgae.core.batch import available_cores
+    from neuralgae.core.runs.batch import available_cores
 
     return f"{cpu}, {available_cores()} cores, Python {platform.python_version()}, torch {torch.__version__}"
 
 
 def run_shape(spec: str, classes: list[int], folder: Path, workers: int, threads: int) -> dict:
-    from neuralgae.core.batch import class_axis, dask_cluster, plan_variations, run_batch
+    from neuralgae.core.runs.batch import class_axis, dask_cluster, plan_variations, run_batch
 
     shutil.rmtree(folder, ignore_errors=True)
     plan = plan_variations([class_axis(classes)], out=folder)

@@ -8,7 +8,7 @@ Runs the built-in spec ``neuralgae`` (or the run folder you give with
 - the number of distinct classes used (all frames, 8 classes each);
 - the longest run of consecutive frames sharing at least one class;
 - the share of frames dominated (half the class weight or more,
-  ``neuralgae.core.class_groups.dominant_group``) by marine invertebrates, by
+  ``neuralgae.core.chain.class_groups.dominant_group``) by marine invertebrates, by
   dog breeds, and by any one group.
 
     python bench/chain.py                                   # 100 frames, 64x64, 8 steps, avoid_attractors
@@ -29,10 +29,10 @@ from pathlib import Path
 
 
 def chain_stats(run_dir: Path) -> dict:
-    """The chain figures of the run in ``run_dir`` (from its manifest): :func:`neuralgae.core.chain_stats.chain_stats`."""
-    from neuralgae.core import chain_stats as figures
-    from neuralgae.core.classes import imagenet_classes
-    from neuralgae.core.runfolder import read_manifest
+    """The chain figures of the run in ``run_dir`` (from its manifest): :func:`neuralgae.core.chain.chain_stats.chain_stats`."""
+    from neuralgae.core.chain import chain_stats as figures
+    from neuralgae.core.nets.classes import imagenet_classes
+    from neuralgae.core.runs.runfolder import read_manifest
 
     entries = read_manifest(run_dir)
     frames = [[(int(i), float(w)) for i, w in e["classes"]] for e in entries if e.get("classes")]
@@ -61,9 +61,9 @@ def run_chain(
 
     torch.set_flush_denormal(True)  # before torch's worker threads start: they inherit it
     torch.set_num_threads(threads)
-    from neuralgae.core.pipeline import run_spec
-    from neuralgae.core.plugins import PluginHost
-    from neuralgae.core.spec import load_spec
+    from neuralgae.core.runs.pipeline import run_spec
+    from neuralgae.core.host.plugins import PluginHost
+    from neuralgae.core.runs.spec import load_spec
 
     host = PluginHost(entry_points=False)
     spec_file = from_noise(Path(host.specs["neuralgae"].path), size, out.parent)

@@ -2,7 +2,7 @@
 """Benchmark DeepDream at 1024x1024 and 4096x4096 against a plain reference.
 
 Each case runs in its own process so its peak RSS is its own. The engine
-case is `neuralgae.core.dream.dream` with the default settings except 3
+case is `neuralgae.core.optvis.dream.dream` with the default settings except 3
 octaves x 10 steps on block10. The reference is the same algorithm written
 plainly: whole image at every octave, full network (BatchNorm kept, NCHW, all
 the way to the logits), no tiling, no truncation.
@@ -32,8 +32,8 @@ def run_case(kind: str, size: int, octaves: int, steps: int, threads: int) -> di
 
     torch.set_flush_denormal(True)  # before torch's worker threads start: they inherit it
     torch.set_num_threads(threads)
-    from neuralgae.core.images import as_rgb_float, resize
-    from neuralgae.core.memory import keep_freed_memory
+    from neuralgae.core.media.images import as_rgb_float, resize
+    from neuralgae.core.nets.memory import keep_freed_memory
 
     if kind in ("engine", "reference+memory"):
         keep_freed_memory()  # what `nd` does at start-up (given to the reference too when asked)
@@ -43,9 +43,9 @@ def run_case(kind: str, size: int, octaves: int, steps: int, threads: int) -> di
     image = resize(as_rgb_float(skimage.data.astronaut()), size, size)
     start = time.perf_counter()
     if kind == "engine":
-        from neuralgae.core.dream import DreamSettings, build_objective, dream
-        from neuralgae.core.efficientnet_lite import load_efficientnet_lite0
-        from neuralgae.core.network import parse_layer_selections
+        from neuralgae.core.optvis.dream import DreamSettings, build_objective, dream
+        from neuralgae.core.nets.efficientnet_lite import load_efficientnet_lite0
+        from neuralgae.core.nets.network import parse_layer_selections
 
         net = load_efficientnet_lite0()
         objective = build_objective(net, parse_layer_selections("block10"))

@@ -5,7 +5,7 @@ Makes a short clip (a camera panning and slowly zooming over scikit-image's
 bundled cat photo), dreams it through the pipeline (``source.video``) once
 per coherence weight, and measures each result's flicker: the mean absolute
 change between consecutive output frames that the source's own motion does
-not explain (:func:`neuralgae.core.flow.warp_error`, along the TV-L1 flow of
+not explain (:func:`neuralgae.core.media.flow.warp_error`, along the TV-L1 flow of
 the *source* frames, over the pixels where that flow is reliable). It also
 reports the dream's strength (mean |output - source|), so a coherence that
 merely washes the dream out would show.
@@ -43,7 +43,7 @@ def panning_clip(frames: int, width: int, height: int) -> list[np.ndarray]:
     """A camera panning right 3 px a frame (at full size) while zooming in 0.8% a frame, over the cat photo."""
     import skimage.data
 
-    from neuralgae.core.images import as_rgb_float, resize
+    from neuralgae.core.media.images import as_rgb_float, resize
 
     photo = as_rgb_float(skimage.data.chelsea())  # 300 x 451
     clip = []
@@ -65,7 +65,7 @@ def moving_object_clip(frames: int, width: int, height: int) -> list[np.ndarray]
     """
     import skimage.data
 
-    from neuralgae.core.images import as_rgb_float, resize
+    from neuralgae.core.media.images import as_rgb_float, resize
 
     coffee = as_rgb_float(skimage.data.coffee())  # 400 x 600
     cat = as_rgb_float(skimage.data.chelsea())[10:290, 90:370]  # the head
@@ -96,8 +96,8 @@ CLIP_WORDS = {
 
 def dream_clip(clip_dir: Path, out: Path, coherence: float, args, host) -> tuple[list[Path], float]:
     """Dream the clip folder through the pipeline; return the frame files and the seconds it took."""
-    from neuralgae.core.pipeline import run_spec
-    from neuralgae.core.spec import validate_spec
+    from neuralgae.core.runs.pipeline import run_spec
+    from neuralgae.core.runs.spec import validate_spec
 
     data = {
         "seed": args.seed,
@@ -112,8 +112,8 @@ def dream_clip(clip_dir: Path, out: Path, coherence: float, args, host) -> tuple
 
 
 def measure(frame_paths: list[Path], clip: list[np.ndarray], motions) -> dict:
-    from neuralgae.core.flow import warp_error
-    from neuralgae.core.images import load_image
+    from neuralgae.core.media.flow import warp_error
+    from neuralgae.core.media.images import load_image
 
     outs = [load_image(p) for p in frame_paths]
     errors = [warp_error(outs[k - 1], outs[k], motions[k]) for k in range(1, len(outs))]
@@ -123,7 +123,7 @@ def measure(frame_paths: list[Path], clip: list[np.ndarray], motions) -> dict:
 
 
 def side_by_side(left: list[Path], right: list[Path], gap: int = 4) -> list[np.ndarray]:
-    from neuralgae.core.images import load_image
+    from neuralgae.core.media.images import load_image
 
     frames = []
     for a, b in zip(left, right):
@@ -133,7 +133,7 @@ def side_by_side(left: list[Path], right: list[Path], gap: int = 4) -> list[np.n
 
 
 def contact_sheet(rows: list[list[Path]], picks: list[int], gap: int = 4) -> np.ndarray:
-    from neuralgae.core.images import load_image
+    from neuralgae.core.media.images import load_image
 
     lines = []
     for paths in rows:
@@ -198,10 +198,10 @@ def main(argv=None) -> None:
 
     torch.set_flush_denormal(True)  # as nd does, before torch's worker threads start: denormals slow convolutions many times over
     torch.set_num_threads(args.threads)
-    from neuralgae.core.flow import frame_motion, warp_error
-    from neuralgae.core.images import parse_size, save_image
-    from neuralgae.core.movie import write_animation
-    from neuralgae.core.plugins import PluginHost
+    from neuralgae.core.media.flow import frame_motion, warp_error
+    from neuralgae.core.media.images import parse_size, save_image
+    from neuralgae.core.media.movie import write_animation
+    from neuralgae.core.host.plugins import PluginHost
 
     width, height = parse_size(args.size)
     clip = CLIPS[args.clip](args.frames, width, height)

@@ -49,7 +49,7 @@ print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch
 for i in range(torch.cuda.device_count()):
     p = torch.cuda.get_device_properties(i)
     print(f"cuda:{i}", p.name, f"{p.total_memory / 2**30:.0f} GiB", f"capability {p.major}.{p.minor}")
-from neuralgae.core.device import cpu_description, resolve_device, resolve_precision
+from neuralgae.core.nets.device import cpu_description, resolve_device, resolve_precision
 d = resolve_device("auto")
 print("auto ->", d, resolve_precision("auto", d))
 print("cpu", cpu_description())

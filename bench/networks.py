@@ -65,7 +65,7 @@ def timed(fn, repeats: int) -> float:
 def random_weights(arch: str, folder: Path) -> Path:
     import torch
 
-    from neuralgae.core import torchvision_nets as tvn
+    from neuralgae.core.nets import torchvision_nets as tvn
 
     tvn.require_torchvision()
     import torchvision
@@ -89,7 +89,7 @@ def main() -> int:
 
     torch.set_flush_denormal(True)
     torch.set_num_threads(args.threads)
-    from neuralgae.core.plugins import PluginHost
+    from neuralgae.core.host.plugins import PluginHost
 
     host = PluginHost(entry_points=False).use(device="cpu", precision="fp32")
     names = [n for n in LAYERS if not args.only or n in args.only.split(",")]

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neuralgae.core.efficientnet_lite import BN_EPS, IMAGENET_MEAN, IMAGENET_STD, LITE0_STAGES, _block_specs, same_pad
+from neuralgae.core.nets.efficientnet_lite import BN_EPS, IMAGENET_MEAN, IMAGENET_STD, LITE0_STAGES, _block_specs, same_pad
 
 
 class ConvBN(nn.Module):

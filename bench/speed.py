@@ -51,7 +51,7 @@ def _sync(device):
 def _photo(h: int, w: int):
     import skimage.data
 
-    from neuralgae.core.images import as_rgb_float, resize
+    from neuralgae.core.media.images import as_rgb_float, resize
 
     return resize(as_rgb_float(skimage.data.astronaut()), h, w)
 
@@ -63,7 +63,7 @@ class PlainNetwork:
         sys.path.insert(0, str(HERE))
         from reference_net import load_plain_lite0
 
-        from neuralgae.core.efficientnet_lite import load_efficientnet_lite0
+        from neuralgae.core.nets.efficientnet_lite import load_efficientnet_lite0
 
         self.plain = load_plain_lite0().to(device)
         ours = load_efficientnet_lite0()
@@ -77,8 +77,8 @@ class PlainNetwork:
 
 
 def engine_network(device, precision):
-    from neuralgae.core.efficientnet_lite import load_efficientnet_lite0
-    from neuralgae.core.placement import place_network
+    from neuralgae.core.nets.efficientnet_lite import load_efficientnet_lite0
+    from neuralgae.core.nets.placement import place_network
 
     return place_network(load_efficientnet_lite0(), str(device), precision)
 
@@ -86,8 +86,8 @@ def engine_network(device, precision):
 def run_dream(net, size: int, steps: int = 10, octaves: int = 3):
     import numpy as np
 
-    from neuralgae.core.dream import DreamSettings, build_objective, dream
-    from neuralgae.core.network import parse_layer_selections
+    from neuralgae.core.optvis.dream import DreamSettings, build_objective, dream
+    from neuralgae.core.nets.network import parse_layer_selections
 
     image = _photo(size, size)
     objective = build_objective(net, parse_layer_selections("block10"))
@@ -97,8 +97,8 @@ def run_dream(net, size: int, steps: int = 10, octaves: int = 3):
 def run_draw(net, size: int):
     import numpy as np
 
-    from neuralgae.core.classes import lookup_class
-    from neuralgae.core.draw import DrawTarget, render_draw, start_canvas
+    from neuralgae.core.nets.classes import lookup_class
+    from neuralgae.core.optvis.draw import DrawTarget, render_draw, start_canvas
 
     rng = np.random.default_rng(0)
     return render_draw(net, start_canvas(size, size, rng), [DrawTarget(lookup_class("goldfish").index)], rng=rng)
@@ -107,8 +107,8 @@ def run_draw(net, size: int):
 def run_lucid(net, h: int, w: int):
     import numpy as np
 
-    from neuralgae.core.classes import lookup_class
-    from neuralgae.core.draw import DrawTarget, render_draw
+    from neuralgae.core.nets.classes import lookup_class
+    from neuralgae.core.optvis.draw import DrawTarget, render_draw
 
     rng = np.random.default_rng(0)
     return render_draw(net, _photo(h, w), [DrawTarget(lookup_class("goldfish").index)], rng=rng, keep_image=True)
@@ -118,8 +118,8 @@ def run_stream(net, frames: int = 4):
     """Computed frames per second of the stream renderer at 1024x576 (the first, longer frame excluded)."""
     import numpy as np
 
-    from neuralgae.core.classes import lookup_class
-    from neuralgae.core.stream import StreamRenderer, StreamSettings
+    from neuralgae.core.nets.classes import lookup_class
+    from neuralgae.core.stream.stream import StreamRenderer, StreamSettings
 
     renderer = StreamRenderer(net, settings=StreamSettings(width=1024, height=576), rng=np.random.default_rng(0))
     subjects = [lookup_class("goldfish").index, lookup_class("volcano").index]
@@ -134,9 +134,9 @@ def run_video_frame(net):
     """One 1080p frame as the video pipeline dreams it: flow from the previous frame, dream, coherent blend."""
     import numpy as np
 
-    from neuralgae.core.dream import DreamSettings, build_objective, dream
-    from neuralgae.core.flow import coherent_result, coherent_start, frame_motion
-    from neuralgae.core.network import parse_layer_selections
+    from neuralgae.core.optvis.dream import DreamSettings, build_objective, dream
+    from neuralgae.core.media.flow import coherent_result, coherent_start, frame_motion
+    from neuralgae.core.nets.network import parse_layer_selections
 
     frame = _photo(1080, 1920)
     previous = np.roll(frame, 4, axis=1)
@@ -153,13 +153,13 @@ def run_case(case: str, kind: str, precision: str, device_name: str, threads: in
 
     torch.set_flush_denormal(True)  # as `nd` does, before torch's worker threads start: they inherit it
     torch.set_num_threads(threads)
-    from neuralgae.core.device import resolve_device
-    from neuralgae.core.memory import keep_freed_memory
+    from neuralgae.core.nets.device import resolve_device
+    from neuralgae.core.nets.memory import keep_freed_memory
 
     keep_freed_memory()  # what `nd` does at start-up; the reference gets it too
     device = resolve_device(device_name)
     if kind == "reference":
-        import neuralgae.core.draw as draw
+        import neuralgae.core.optvis.draw as draw
 
         draw.BATCH_PIXELS = 1  # a plain port runs deepdraw's tiles one at a time
         net, used = PlainNetwork(device), "fp32"
@@ -199,7 +199,7 @@ def run_case(case: str, kind: str, precision: str, device_name: str, threads: in
 def machine_line(device_name: str, threads: int) -> str:
     import torch
 
-    from neuralgae.core.device import cpu_description, resolve_device
+    from neuralgae.core.nets.device import cpu_description, resolve_device
 
     device = resolve_device(device_name)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{threads} threads"

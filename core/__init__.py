@@ -8,53 +8,53 @@ needs is importable from here, and only from here is it promised to stay::
 
 The modules behind these names are the engine's own layout and may move.
 (``neuralgae.core.dream`` and ``neuralgae.core.classify`` are the functions
-here; their modules are reached with ``importlib.import_module``.)
+here; their modules are ``neuralgae.core.optvis.dream`` and ``neuralgae.core.nets.classify``.)
 """
 
 from __future__ import annotations
 
 # writing plugins
-from .classes import ClassNames
-from .components import Choice, Finite, FrameContext, NonFinite, Range, RenderContext, SamplerContext, Shape
-from .errors import NeuralgaeError
-from .hookspecs import hookimpl
-from .plugins import PluginError, PluginHost, default_host, load_network
-from .schedule import FrameSignals
-from .textgen import TextContext
+from .nets.classes import ClassNames
+from .host.components import Choice, Finite, FrameContext, NonFinite, Range, RenderContext, SamplerContext, Shape
+from .host.errors import NeuralgaeError
+from .host.hookspecs import hookimpl
+from .host.plugins import PluginError, PluginHost, default_host, load_network
+from .runs.schedule import FrameSignals
+from .chain.textgen import TextContext
 
 # networks
-from .module_network import ModuleNetwork, module_network
-from .network import LayerInfo, Network, parse_layer_selections
-from .placement import place_network
+from .nets.module_network import ModuleNetwork, module_network
+from .nets.network import LayerInfo, Network, parse_layer_selections
+from .nets.placement import place_network
 
 # classes and classifying
-from .classes import ImageNetClass, class_names, imagenet_classes, lookup_class, parse_class_list
-from .classify import class_probabilities, classify, top_classes
+from .nets.classes import ImageNetClass, class_names, imagenet_classes, lookup_class, parse_class_list
+from .nets.classify import class_probabilities, classify, top_classes
 
 # dreaming and drawing
-from .dream import DreamSettings, build_objective, dream
-from .draw import DrawTarget, render_draw, start_canvas, targets_from_classes
-from .draw_schedule import PRESETS, DrawSettings
+from .optvis.dream import DreamSettings, build_objective, dream
+from .optvis.draw import DrawTarget, render_draw, start_canvas, targets_from_classes
+from .optvis.draw_schedule import PRESETS, DrawSettings
 
 # images and animations
-from .images import load_image, read_metadata, save_image
-from .movie import list_frames, read_animation, write_animation
+from .media.images import load_image, read_metadata, save_image
+from .media.movie import list_frames, read_animation, write_animation
 
 # specs and runs
-from .pipeline import Run, run_spec
-from .runfolder import FrameRecord, read_manifest
-from .spec import Spec, load_spec, validate_spec
+from .runs.pipeline import Run, run_spec
+from .runs.runfolder import FrameRecord, read_manifest
+from .runs.spec import Spec, load_spec, validate_spec
 
 # batches
-from .batch import class_axis, dask_cluster, grid_axes, image_axis, parse_class_selection, plan_variations, run_batch
+from .runs.batch import class_axis, dask_cluster, grid_axes, image_axis, parse_class_selection, plan_variations, run_batch
 
 # a process that renders step after step (what nd does when it starts)
-from .memory import keep_freed_memory
-from .tensors import flush_denormals
+from .nets.memory import keep_freed_memory
+from .optvis.tensors import flush_denormals
 
 # the live stream
-from .stream import StreamRenderer, StreamSettings, SubjectQueue
-from .stream_live import LiveStream
+from .stream.stream import StreamRenderer, StreamSettings, SubjectQueue
+from .stream.stream_live import LiveStream
 
 __all__ = [
     "Choice", "ClassNames", "DrawSettings", "DrawTarget", "DreamSettings", "Finite", "FrameContext", "FrameRecord",

@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
         variation is reported and the others complete. The batch folder gets
         index.html, a contact sheet of every variation's last frame.
         """
-        from neuralgae.core.batch import (
+        from neuralgae.core.runs.batch import (
             absolute_overrides,
             check_axes,
             class_axis,
@@ -59,8 +59,8 @@ def register(app: typer.Typer) -> None:
             resolve_spec_argument,
             run_batch,
         )
-        from neuralgae.core.errors import NeuralgaeError
-        from neuralgae.core.spec import find_spec, load_spec
+        from neuralgae.core.host.errors import NeuralgaeError
+        from neuralgae.core.runs.spec import find_spec, load_spec
 
         with user_errors():
             if scheduler and workers is not None:

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import typer
 
-from neuralgae.core.book import DEFAULT_CHAPTER_SIZE
-from neuralgae.core.plugins import default_host
+from neuralgae.core.chain.book import DEFAULT_CHAPTER_SIZE
+from neuralgae.core.host.plugins import default_host
 from neuralgae_cli.common import user_errors
 
 
 def parse_params(items: list[str], where: str) -> dict:
     """``["words=8", "tone=\"dark\""]`` -> ``{"words": 8, "tone": "dark"}`` (TOML values, never evaluated)."""
-    from neuralgae.core.errors import NeuralgaeError
-    from neuralgae.core.spec import parse_value
+    from neuralgae.core.host.errors import NeuralgaeError
+    from neuralgae.core.runs.spec import parse_value
 
     values = {}
     for item in items:
@@ -32,19 +32,19 @@ def make_book(
     """Write classes.txt into the run and the book into ``out`` (default RUN_DIR/book); return index.html."""
     import numpy as np
 
-    from neuralgae.core.book import book_frames, build_book, write_classes_txt
-    from neuralgae.core.components import bind_params
-    from neuralgae.core.errors import NeuralgaeError
-    from neuralgae.core.images import check_output_folder
-    from neuralgae.core.runfolder import read_manifest
-    from neuralgae.core.textgen import TextContext
+    from neuralgae.core.chain.book import book_frames, build_book, write_classes_txt
+    from neuralgae.core.host.components import bind_params
+    from neuralgae.core.host.errors import NeuralgaeError
+    from neuralgae.core.media.images import check_output_folder
+    from neuralgae.core.runs.runfolder import read_manifest
+    from neuralgae.core.chain.textgen import TextContext
 
     host = host or default_host()
     generator = host.get("text_generator", text)
     bound = bind_params(generator, params or {}, where=f"text generator '{text}'")
     frames = book_frames(run_dir)  # every frame checked to be an image inside the run
     if out is None:
-        from neuralgae.core.runfolder import inside
+        from neuralgae.core.runs.runfolder import inside
 
         out = inside(run_dir, "book", "the book folder")  # a link there would write outside the run
     check_output_folder(out, what="book folder", fix="choose another with --out")

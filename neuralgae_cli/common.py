@@ -26,9 +26,9 @@ try:  # recent typer vendors its own click: its exceptions are the ones raised
 except ImportError:  # pragma: no cover - typer on the real click
     from click import Context, exceptions as click_exceptions
 
-from neuralgae.core.components import ProgressCallback
-from neuralgae.core.errors import NeuralgaeError, spelling
-from neuralgae.core.images import check_output_folder, image_format
+from neuralgae.core.host.components import ProgressCallback
+from neuralgae.core.host.errors import NeuralgaeError, spelling
+from neuralgae.core.media.images import check_output_folder, image_format
 
 err_console = Console(stderr=True)
 
@@ -87,7 +87,7 @@ def network_overrides(network: str | None, weights: Path | None) -> list[str]:
 def use_device(device: str | None, precision: str | None, host=None):
     """``host`` (default: the process's plugin host), set to run its networks on ``device`` in ``precision`` (checked now)."""
     if host is None:
-        from neuralgae.core.plugins import default_host
+        from neuralgae.core.host.plugins import default_host
 
         host = default_host()
     return host.use(device=device, precision=precision)
@@ -180,7 +180,7 @@ CLI_SPELLINGS = {
     "network_list": "`nd plugins --kind network`",
     "weights": "--weights ",
 }
-"""How nd's messages name the engine's options (:func:`neuralgae.core.errors.option`): as the flags that set them."""
+"""How nd's messages name the engine's options (:func:`neuralgae.core.host.errors.option`): as the flags that set them."""
 
 
 @contextlib.contextmanager

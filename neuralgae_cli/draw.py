@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.host.errors import NeuralgaeError
 
 from .common import (
     DeviceOption,
@@ -68,11 +68,11 @@ def draw_command(
     precision: PrecisionOption = None,
 ) -> None:
     """Draw what the network believes classes look like, from noise or into a photo."""
-    from neuralgae.core.classes import parse_class_list
-    from neuralgae.core.draw import render_draw, start_canvas, targets_from_classes
-    from neuralgae.core.draw_aim import aim_masks, mask_from_image
-    from neuralgae.core.draw_schedule import preset as preset_settings, with_steps
-    from neuralgae.core.images import load_image, parse_size, resize, save_image
+    from neuralgae.core.nets.classes import parse_class_list
+    from neuralgae.core.optvis.draw import render_draw, start_canvas, targets_from_classes
+    from neuralgae.core.optvis.draw_aim import aim_masks, mask_from_image
+    from neuralgae.core.optvis.draw_schedule import preset as preset_settings, with_steps
+    from neuralgae.core.media.images import load_image, parse_size, resize, save_image
 
     with user_errors():
         host = use_device(device, precision)
@@ -85,7 +85,7 @@ def draw_command(
         if prior is not None:
             settings = replace(settings, prior_weight=prior)
         settings.validate()
-        from neuralgae.core.best_of import candidate_starts, check_best_of, check_judge, default_judge, draw_best_of
+        from neuralgae.core.optvis.best_of import candidate_starts, check_best_of, check_judge, default_judge, draw_best_of
 
         best_of = check_best_of(best_of)
         judge_name = None
@@ -109,7 +109,7 @@ def draw_command(
             w, h = 224, 224
         start = resize(base, h, w) if base is not None else start_canvas(h, w, rng)
         if tileable:
-            from neuralgae.core.tileable import is_periodic, make_periodic
+            from neuralgae.core.optvis.tileable import is_periodic, make_periodic
 
             start = start if is_periodic(start) else make_periodic(start)
         masks = aim_masks(aim, len(parsed), h, w) if aim else None
@@ -118,7 +118,7 @@ def draw_command(
         lucid = (base is not None) if keep_image is None else keep_image
         targets = targets_from_classes(parsed, masks=masks, focus=points)
 
-        from neuralgae.core.network import network_record, placement_record
+        from neuralgae.core.nets.network import network_record, placement_record
 
         net = host.network(network, **options)
         began = time.monotonic()
@@ -161,7 +161,7 @@ def classes_command(
     search: Annotated[Optional[str], typer.Argument(help="Only classes whose names contain this text.")] = None,
 ) -> None:
     """List ImageNet class indices and names (optionally only those matching SEARCH)."""
-    from neuralgae.core.classes import imagenet_classes
+    from neuralgae.core.nets.classes import imagenet_classes
 
     with user_errors():
         needle = (search or "").strip().lower()

@@ -17,9 +17,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from neuralgae.core.dream import DEFAULT_LAYERS, DreamSettings
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.images import load_image, parse_size, save_image, smooth_noise
+from neuralgae.core.optvis.dream import DEFAULT_LAYERS, DreamSettings
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.media.images import load_image, parse_size, save_image, smooth_noise
 
 from .common import (
     DeviceOption,
@@ -40,7 +40,7 @@ console = Console()
 
 def load_network(name: str = DEFAULT_NETWORK, weights: Path | None = None):
     """The named network from the plugin host, with ``weights`` if given (loaded once per process)."""
-    from neuralgae.core.plugins import default_host
+    from neuralgae.core.host.plugins import default_host
 
     host = default_host()
     return host.network(name, **checked_network(host, name, weights))
@@ -58,7 +58,7 @@ def read_source(source: str, rng: np.random.Generator) -> np.ndarray:
 
 def is_video_input(source: str) -> bool:
     """Whether ``nd dream``'s input names a video file or a folder of frames (rather than an image or noise)."""
-    from neuralgae.core.movie import READABLE_ANIMATIONS
+    from neuralgae.core.media.movie import READABLE_ANIMATIONS
 
     path = Path(source)
     return path.is_dir() or path.suffix.lower() in READABLE_ANIMATIONS
@@ -66,7 +66,7 @@ def is_video_input(source: str) -> bool:
 
 def video_frames_dir(output: Path) -> Path:
     """Where a video dream keeps its frames: ``output`` itself when it is a folder, else ``NAME.frames`` beside it."""
-    from neuralgae.core.movie import ANIMATION_SUFFIXES
+    from neuralgae.core.media.movie import ANIMATION_SUFFIXES
 
     if output.suffix.lower() in ANIMATION_SUFFIXES:
         return output.with_name(f"{output.stem}.frames")
@@ -80,7 +80,7 @@ def video_frames_dir(output: Path) -> Path:
 def video_spec(source: str, frames_dir: Path, *, params: dict, seed: int, network: str, coherence: float,
                resize: str | None, frames: int | None, fps: float | None, host, weights: Path | None = None):
     """The in-memory spec ``nd dream VIDEO`` runs: the video as source, the dream renderer, frames into ``frames_dir``."""
-    from neuralgae.core.spec import validate_spec
+    from neuralgae.core.runs.spec import validate_spec
 
     src = {"video": str(Path(source).expanduser().absolute()), "coherence": coherence}
     if resize:
@@ -102,10 +102,10 @@ def dream_video(source: str, output: Path, *, params: dict, seed: int, network: 
                 resize: str | None, frames: int | None, fps: float | None, resume: bool, overwrite: bool,
                 weights: Path | None = None) -> None:
     """``nd dream`` on a video: run the pipeline into a frames folder, then assemble the output with the source's audio."""
-    from neuralgae.core.pipeline import run_spec
-    from neuralgae.core.video import video_of
-    from neuralgae.core.plugins import default_host
-    from neuralgae.core.video import write_video
+    from neuralgae.core.runs.pipeline import run_spec
+    from neuralgae.core.media.video import video_of
+    from neuralgae.core.host.plugins import default_host
+    from neuralgae.core.media.video import write_video
 
     host = default_host()
     frames_dir = video_frames_dir(output)
@@ -166,8 +166,8 @@ def dream_command(
     audio; --coherence carries each frame's dream into the next along the
     optical flow, so the dream does not flicker.
     """
-    from neuralgae.core.components import RenderContext
-    from neuralgae.core.plugins import default_host
+    from neuralgae.core.host.components import RenderContext
+    from neuralgae.core.host.plugins import default_host
 
     with user_errors({"out": "-o"}):
         use_device(device, precision)
@@ -191,7 +191,7 @@ def dream_command(
         with progress_bar("dreaming") as progress:
             ctx = RenderContext(network=net, rng=rng, seed=seed, progress=progress)
             out = renderer(image, ctx, **params)
-        from neuralgae.core.network import network_record, placement_record
+        from neuralgae.core.nets.network import network_record, placement_record
 
         metadata = {"command": "dream", "input": input, "seed": seed, **network_record(net, network),
                     "weights": str(options["weights"]) if options.get("weights") else None, **placement_record(net),
@@ -210,13 +210,13 @@ def classify_command(
     precision: PrecisionOption = None,
 ) -> None:
     """List the classes the network sees in an image, most probable first."""
-    from neuralgae.core.classify import class_probabilities, top_classes
+    from neuralgae.core.nets.classify import class_probabilities, top_classes
 
     with user_errors():
         use_device(device, precision)
         if top < 1 or top > 1000:
             raise NeuralgaeError(f"--top must be between 1 and 1000; got {top}")
-        from neuralgae.core.plugins import default_host
+        from neuralgae.core.host.plugins import default_host
 
         options = checked_network(default_host(), network, weights)
         img = load_image(image)
@@ -249,7 +249,7 @@ def layers_command(
         names = [layer.name for layer in net.layers if layer.name != "logits"] or [net.layers[0].name]
         example = "block10" if "block10" in names else names[len(names) * 2 // 3]
         console.print(f"Pick channels with NAME:CHANNELS ({example}:0-15) and weights with @ ({example}@0.5).", highlight=False)
-        from neuralgae.core.network import has_spatial_logits
+        from neuralgae.core.nets.network import has_spatial_logits
 
         if any(layer.name == "logits" for layer in net.layers) and not has_spatial_logits(net):
             console.print("Its logits are one value per class for the whole image (a 1x1 map); see docs/networks.md.", highlight=False)

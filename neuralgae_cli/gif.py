@@ -11,12 +11,12 @@ import numpy as np
 import typer
 from rich.console import Console
 
-from neuralgae.core.audio import run_soundtrack
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.images import check_output_folder
-from neuralgae.core.limits import check_fps, check_loop
-from neuralgae.core.loop import SEAM_LIMIT
-from neuralgae.core.movie import (
+from neuralgae.core.media.audio import run_soundtrack
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.media.images import check_output_folder
+from neuralgae.core.host.limits import check_fps, check_loop
+from neuralgae.core.runs.loop import SEAM_LIMIT
+from neuralgae.core.media.movie import (
     ANIMATION_SUFFIXES,
     DEFAULT_FPS,
     image_size,
@@ -26,7 +26,7 @@ from neuralgae.core.movie import (
     read_animation,
     write_animation,
 )
-from neuralgae.core.video import write_video
+from neuralgae.core.media.video import write_video
 
 from .common import progress_bar, user_errors
 

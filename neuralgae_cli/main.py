@@ -36,7 +36,7 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     import torch
 
-    from neuralgae.core.memory import keep_freed_memory
+    from neuralgae.core.nets.memory import keep_freed_memory
 
     from .common import show_notices
 

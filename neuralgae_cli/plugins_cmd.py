@@ -8,9 +8,9 @@ import typing
 
 import typer
 
-from neuralgae.core.components import Component
-from neuralgae.core.errors import NeuralgaeError, did_you_mean
-from neuralgae.core.plugins import PluginHost, default_host
+from neuralgae.core.host.components import Component
+from neuralgae.core.host.errors import NeuralgaeError, did_you_mean
+from neuralgae.core.host.plugins import PluginHost, default_host
 from neuralgae_cli.common import user_errors
 
 SECTIONS = (

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.plugins import PluginError, default_host
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.host.plugins import PluginError, default_host
 from neuralgae_cli.common import (
     DeviceOption,
     PrecisionOption,
@@ -33,7 +33,7 @@ def _resume_command(spec: str, sets: list[str], frames: int | None, out: Path | 
 
 def _reinstall_hint(host, spec: str, out: Path | None) -> str:
     """What an earlier run in ``out`` (or the folder of the spec file, as after ``nd run OUT/spec.toml``) used that is missing now."""
-    from neuralgae.core.runfolder import read_manifest
+    from neuralgae.core.runs.runfolder import read_manifest
 
     folders = [out] if out is not None else []
     if Path(spec).is_file():
@@ -72,8 +72,8 @@ def register(app: typer.Typer) -> None:
         output folder also holds manifest.jsonl and the resolved spec.toml.
         An interrupted run continues with --resume and gives the same frames.
         """
-        from neuralgae.core.pipeline import run_spec
-        from neuralgae.core.spec import load_spec
+        from neuralgae.core.runs.pipeline import run_spec
+        from neuralgae.core.runs.spec import load_spec
 
         with user_errors():
             host = use_device(device, precision, default_host())

@@ -1,7 +1,7 @@
 """`nd serve`: a live zooming deepdraw in the browser, steered by its viewers (seed 003).
 
 The web layer is thin: :func:`create_app` builds a Starlette app around a
-:class:`~neuralgae.core.stream_live.LiveStream` (which renders in its own
+:class:`~neuralgae.core.stream.stream_live.LiveStream` (which renders in its own
 thread) and :func:`serve` runs it with uvicorn. Endpoints:
 
 - ``GET /``: the page (``neuralgae_cli/web``), ``/static/...`` its assets;
@@ -31,7 +31,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from neuralgae.core.stream import DEFAULT_HOLD, StreamSettings
+from neuralgae.core.stream.stream import DEFAULT_HOLD, StreamSettings
 from neuralgae_cli.common import DeviceOption, PrecisionOption
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -110,7 +110,7 @@ def parse_body(body: bytes):
 
 def classes_payload() -> list[dict]:
     """Every class with its index and other names, for autocomplete."""
-    from neuralgae.core.classes import imagenet_classes
+    from neuralgae.core.nets.classes import imagenet_classes
 
     return [{"index": c.index, "name": c.name, "also": [s for s in c.synonyms[1:4] if s != c.name]} for c in imagenet_classes()]
 
@@ -130,7 +130,7 @@ def create_app(live, *, web_dir: Path = WEB_DIR, manage: bool = True, proxy_head
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
-    from neuralgae.core.stream import RequestRejected
+    from neuralgae.core.stream.stream import RequestRejected
 
     classes_json = json.dumps(classes_payload(), separators=(",", ":"))
 
@@ -272,7 +272,7 @@ def serve(live, *, host: str = "127.0.0.1", port: int = 8000, on_ready=None, pro
     except SystemExit:  # uvicorn exits when it cannot bind
         if server.started:
             raise
-        from neuralgae.core.errors import NeuralgaeError
+        from neuralgae.core.host.errors import NeuralgaeError
 
         raise NeuralgaeError(f"cannot listen on {host}:{port}; is another program using that port? Try --port 0 for a free one") from None
 
@@ -305,11 +305,11 @@ def build_stream(
 
     import numpy as np
 
-    from neuralgae.core.classes import parse_class_list
-    from neuralgae.core.images import parse_size
-    from neuralgae.core.stream import RateLimiter, StreamRenderer, StreamSettings, SubjectQueue
-    from neuralgae.core.stream_live import LiveStream
-    from neuralgae.core.stream_record import StreamRecorder
+    from neuralgae.core.nets.classes import parse_class_list
+    from neuralgae.core.media.images import parse_size
+    from neuralgae.core.stream.stream import RateLimiter, StreamRenderer, StreamSettings, SubjectQueue
+    from neuralgae.core.stream.stream_live import LiveStream
+    from neuralgae.core.stream.stream_record import StreamRecorder
 
     width, height = parse_size(size, max_side=4096)
     settings = StreamSettings(width=width, height=height, steps=steps, first_steps=max(steps, 4 * steps))
@@ -324,12 +324,12 @@ def build_stream(
     seeds = np.random.SeedSequence(seed).spawn(2)
     queue = SubjectQueue(rng=np.random.default_rng(seeds[0]), hold=hold, initial=initial, limiter=RateLimiter())
     if net is None:
-        from neuralgae.core.plugins import default_host
+        from neuralgae.core.host.plugins import default_host
         from neuralgae_cli.common import checked_network
 
         host = default_host()
         net = host.network(network, **checked_network(host, network, weights))
-    from neuralgae.core.network import network_record, placement_record
+    from neuralgae.core.nets.network import network_record, placement_record
 
     placement = {**network_record(net, network), **placement_record(net)}
     recorder = (StreamRecorder(record, settings=settings.as_dict(), seed=seed, placement=placement)

@@ -7,16 +7,16 @@ from typing import Annotated
 
 import numpy as np
 
-from neuralgae.core.best_of import JUDGES, candidate_starts, check_judge, default_judge, draw_best_of
-from neuralgae.core.classes import parse_class_list
-from neuralgae.core.components import Range, RenderContext
-from neuralgae.core.draw import DrawTarget, render_draw, targets_from_classes
-from neuralgae.core.draw_aim import aim_masks
-from neuralgae.core.draw_schedule import PresetName, preset as preset_settings, with_steps
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.hookspecs import hookimpl
-from neuralgae.core.limits import MAX_BEST_OF
-from neuralgae.core.tileable import is_periodic, make_periodic
+from neuralgae.core.optvis.best_of import JUDGES, candidate_starts, check_judge, default_judge, draw_best_of
+from neuralgae.core.nets.classes import parse_class_list
+from neuralgae.core.host.components import Range, RenderContext
+from neuralgae.core.optvis.draw import DrawTarget, render_draw, targets_from_classes
+from neuralgae.core.optvis.draw_aim import aim_masks
+from neuralgae.core.optvis.draw_schedule import PresetName, preset as preset_settings, with_steps
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.host.hookspecs import hookimpl
+from neuralgae.core.host.limits import MAX_BEST_OF
+from neuralgae.core.optvis.tileable import is_periodic, make_periodic
 
 
 def draw(

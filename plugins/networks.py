@@ -10,55 +10,55 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.host.hookspecs import hookimpl
 
 
 def _lite0(*, weights: Path | None = None):
-    from neuralgae.core.efficientnet_lite import load_efficientnet_lite0
+    from neuralgae.core.nets.efficientnet_lite import load_efficientnet_lite0
 
     return load_efficientnet_lite0(weights)
 
 
 def _lite1(*, weights: Path | None = None):
-    from neuralgae.core.efficientnet_lite import load_efficientnet_lite1
+    from neuralgae.core.nets.efficientnet_lite import load_efficientnet_lite1
 
     return load_efficientnet_lite1(weights)
 
 
 def _lite2(*, weights: Path | None = None):
-    from neuralgae.core.efficientnet_lite import load_efficientnet_lite2
+    from neuralgae.core.nets.efficientnet_lite import load_efficientnet_lite2
 
     return load_efficientnet_lite2(weights)
 
 
 def torchvision_network(arch: str, *, weights: Path | None = None):
     """torchvision's ARCH with the weights in ``weights`` (else torchvision's file in the torch hub cache)."""
-    from neuralgae.core.torchvision_nets import load_torchvision
+    from neuralgae.core.nets.torchvision_nets import load_torchvision
 
     return load_torchvision(arch, weights=weights)
 
 
 def torchvision_members() -> tuple[str, ...]:
-    from neuralgae.core.torchvision_nets import architectures
+    from neuralgae.core.nets.torchvision_nets import architectures
 
     return architectures()
 
 
 def torchvision_check(arch: str, *, weights: Path | None = None) -> None:
-    from neuralgae.core.torchvision_nets import check_torchvision
+    from neuralgae.core.nets.torchvision_nets import check_torchvision
 
     check_torchvision(arch, weights=weights)
 
 
 def torchscript_network(*, weights: Path, input_size: int = 224, normalise: bool = True):
     """The TorchScript module in ``weights`` (its architecture and weights in one file)."""
-    from neuralgae.core.torchscript import load_torchscript
+    from neuralgae.core.nets.torchscript import load_torchscript
 
     return load_torchscript(weights=weights, input_size=input_size, normalise=normalise)
 
 
 def torchscript_check(*, weights: Path, input_size: int = 224, normalise: bool = True) -> None:
-    from neuralgae.core.torchscript import check_torchscript
+    from neuralgae.core.nets.torchscript import check_torchscript
 
     check_torchscript(weights=weights, input_size=input_size, normalise=normalise)
 

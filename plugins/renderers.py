@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 
 import numpy as np
 
-from neuralgae.core.components import Range, RenderContext
-from neuralgae.core.dream import DEFAULT_LAYERS, DreamSettings, build_objective, dream as run_dream, keep_colours
-from neuralgae.core.hookspecs import hookimpl
-from neuralgae.core.images import load_image
-from neuralgae.core.network import parse_layer_selections
-from neuralgae.core.tileable import TileableNetwork, is_periodic, make_periodic
+from neuralgae.core.host.components import Range, RenderContext
+from neuralgae.core.optvis.dream import DEFAULT_LAYERS, DreamSettings, build_objective, dream as run_dream, keep_colours
+from neuralgae.core.host.hookspecs import hookimpl
+from neuralgae.core.media.images import load_image
+from neuralgae.core.nets.network import parse_layer_selections
+from neuralgae.core.optvis.tileable import TileableNetwork, is_periodic, make_periodic
 
 _D = DreamSettings()
 

@@ -2,7 +2,7 @@
 
 A sampler is ``sampler(probs, ctx, **params) -> [(class_index, weight), ...]``:
 ``probs`` are the 1000 softmax probabilities of the last frame's
-classification, ``ctx`` a :class:`~neuralgae.core.components.SamplerContext`
+classification, ``ctx`` a :class:`~neuralgae.core.host.components.SamplerContext`
 (frame index, this frame's rng, the class lists of earlier frames). It
 returns distinct class indices with weights in (0, 1], the largest 1, in
 order of decreasing probability (``fixed`` keeps the order it was given).
@@ -21,11 +21,11 @@ from typing import Annotated, Literal
 
 import numpy as np
 
-from neuralgae.core.class_groups import group_of, group_shares
-from neuralgae.core.classes import NUM_CLASSES, ClassNames, parse_class_list
-from neuralgae.core.components import Range, SamplerContext
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.chain.class_groups import group_of, group_shares
+from neuralgae.core.nets.classes import NUM_CLASSES, ClassNames, parse_class_list
+from neuralgae.core.host.components import Range, SamplerContext
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.host.hookspecs import hookimpl
 
 ClassList = list[tuple[int, float]]
 ResetMode = Literal["off", "drop_top", "add_random"]
@@ -335,7 +335,7 @@ def avoid_attractors(
 
     Each class used in the last ``memory`` frames has its chance multiplied by
     ``class_penalty`` once per such frame; each class whose group (dog breeds,
-    marine invertebrates, snakes... see ``neuralgae.core.class_groups``) held
+    marine invertebrates, snakes... see ``neuralgae.core.chain.class_groups``) held
     at least ``group_share`` of a recent frame's classes, by ``group_penalty``
     once per such frame. The pool is the top n by penalised probability, so
     fresh classes move in, and the s classes are drawn from it with chances

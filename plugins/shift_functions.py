@@ -18,7 +18,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from neuralgae.core.errors import NeuralgaeError, did_you_mean
+from neuralgae.core.host.errors import NeuralgaeError, did_you_mean
 
 ShiftFunction = Literal["constant", "linear", "sine", "random"]
 SHIFT_FUNCTIONS: tuple[str, ...] = get_args(ShiftFunction)

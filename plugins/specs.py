@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.host.hookspecs import hookimpl
 
 try:
     import tomllib

@@ -1,7 +1,7 @@
 """Built-in text generators (``verse``, ``prose``) and the run's ``classes.txt``.
 
 A text generator turns the class lists of a chain's frames into one passage
-per frame (see :mod:`neuralgae.core.textgen`); ``nd book`` sets them beside
+per frame (see :mod:`neuralgae.core.chain.textgen`); ``nd book`` sets them beside
 the images. This plugin also keeps ``classes.txt`` up to date in every run
 whose frames have classes, through the ``frame_written`` hook.
 """
@@ -13,10 +13,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from neuralgae.core.book import CLASSES_FILE, write_classes_txt
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.hookspecs import hookimpl
-from neuralgae.core.textgen import (
+from neuralgae.core.chain.book import CLASSES_FILE, write_classes_txt
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.host.hookspecs import hookimpl
+from neuralgae.core.chain.textgen import (
     BigramTable,
     TextContext,
     article,

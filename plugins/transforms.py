@@ -27,11 +27,11 @@ import numpy as np
 from scipy import ndimage
 from skimage import color
 
-from neuralgae.core.components import FrameContext, Range, Shape
-from neuralgae.core.errors import NeuralgaeError, did_you_mean
-from neuralgae.core.hookspecs import hookimpl
-from neuralgae.core.limits import MAX_SIDE
-from neuralgae.core.schedule import split_schedules
+from neuralgae.core.host.components import FrameContext, Range, Shape
+from neuralgae.core.host.errors import NeuralgaeError, did_you_mean
+from neuralgae.core.host.hookspecs import hookimpl
+from neuralgae.core.host.limits import MAX_SIDE
+from neuralgae.core.runs.schedule import split_schedules
 
 from .shift_functions import SHIFT_FUNCTIONS, ShiftFunction, shift_amounts
 
@@ -497,7 +497,7 @@ def fresh(image: np.ndarray, ctx: FrameContext, *, keep: Unit = 0.0, scale: Anno
     keep: how much of the last frame is blended into the noise (0 a clean start).
     scale: the strength of the noise's colour variation around mid grey.
     """
-    from neuralgae.core.images import smooth_noise
+    from neuralgae.core.media.images import smooth_noise
 
     h, w = image.shape[:2]
     noise = smooth_noise(h, w, ctx.rng, scale=scale)

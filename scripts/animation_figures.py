@@ -133,10 +133,10 @@ def keyframes(work: Path) -> None:
 
 def seamless(work: Path) -> None:
     """docs/img/animation/seamless.png and .gif: a zoom loop's frame changes, plain and seamless, round the wrap."""
-    from neuralgae.core.loop import frame_change, seam_ratio
-    from neuralgae.core.movie import list_frames, plan_loop, write_animation
-    from neuralgae.core.images import load_image
-    from neuralgae.core.loop import mix
+    from neuralgae.core.runs.loop import frame_change, seam_ratio
+    from neuralgae.core.media.movie import list_frames, plan_loop, write_animation
+    from neuralgae.core.media.images import load_image
+    from neuralgae.core.runs.loop import mix
 
     out = work / "seamless"
     if not (out / "frame_00029.png").exists():
@@ -182,7 +182,7 @@ def seamless(work: Path) -> None:
 
 def beat(work: Path) -> None:
     """plugins/specs/music-beat.flac: the synthetic beat the built-in spec 'music' dances to (8 s, 120 bpm)."""
-    from neuralgae.core.audio import synthetic_beat, write_wav
+    from neuralgae.core.media.audio import synthetic_beat, write_wav
 
     samples, _ = synthetic_beat(8.0, bpm=120.0)
     wav = write_wav(work / "music-beat.wav", samples)
@@ -228,11 +228,11 @@ def tileable(work: Path) -> None:
     """docs/img/animation/tileable-dream.jpg and tileable-draw.jpg: 3x3 repetitions, plain beside tileable."""
     import torch
 
-    from neuralgae.core.components import RenderContext
-    from neuralgae.core.draw import start_canvas
-    from neuralgae.core.efficientnet_lite import load_efficientnet_lite0
-    from neuralgae.core.images import smooth_noise
-    from neuralgae.core.tileable import seam_ratios, tiled
+    from neuralgae.core.host.components import RenderContext
+    from neuralgae.core.optvis.draw import start_canvas
+    from neuralgae.core.nets.efficientnet_lite import load_efficientnet_lite0
+    from neuralgae.core.media.images import smooth_noise
+    from neuralgae.core.optvis.tileable import seam_ratios, tiled
     from neuralgae.plugins.draw import draw
     from neuralgae.plugins.renderers import dream
 

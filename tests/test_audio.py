@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 pytest.importorskip("librosa", reason="the audio features need librosa: pip install 'neuralgae[audio]'")
 
-from neuralgae.core.audio import (  # noqa: E402
+from neuralgae.core.media.audio import (  # noqa: E402
     SAMPLE_RATE,
     AudioFollow,
     analyse,
@@ -23,11 +23,11 @@ from neuralgae.core.audio import (  # noqa: E402
     synthetic_beat,
     write_wav,
 )
-from neuralgae.core.errors import NeuralgaeError  # noqa: E402
-from neuralgae.core.pipeline import run_spec  # noqa: E402
-from neuralgae.core.runfolder import read_manifest
-from neuralgae.core.plugins import PluginHost  # noqa: E402
-from neuralgae.core.spec import load_spec  # noqa: E402
+from neuralgae.core.host.errors import NeuralgaeError  # noqa: E402
+from neuralgae.core.runs.pipeline import run_spec  # noqa: E402
+from neuralgae.core.runs.runfolder import read_manifest
+from neuralgae.core.host.plugins import PluginHost  # noqa: E402
+from neuralgae.core.runs.spec import load_spec  # noqa: E402
 from test_plugins_fakes import StopAfter, fake_host  # noqa: E402
 
 FPS = 10.0
@@ -128,7 +128,7 @@ def test_frames_past_the_sound_read_zero_and_values_do_not_depend_on_the_run_len
 
 
 def test_an_audio_schedule_maps_the_feature_between_min_and_max():
-    from neuralgae.core.schedule import FrameSignals
+    from neuralgae.core.runs.schedule import FrameSignals
 
     signals = FrameSignals({"beat": np.array([0, 1, 0, 0, 0, 1], np.float32)}, fps=10.0, duration=0.6)
     raw = AudioFollow("beat", 0.01, 0.05)

@@ -11,8 +11,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from neuralgae.core import batch
-from neuralgae.core.batch import (
+from neuralgae.core.runs import batch
+from neuralgae.core.runs.batch import (
     BATCH_FILE,
     INDEX_FILE,
     Choice,
@@ -30,12 +30,12 @@ from neuralgae.core.batch import (
     slugify,
     split_values,
 )
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.images import load_image, save_image
-from neuralgae.core.pipeline import run_spec
-from neuralgae.core.runfolder import MANIFEST, SPEC_FILE, read_manifest
-from neuralgae.core.plugins import default_host
-from neuralgae.core.spec import apply_overrides, read_toml
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.media.images import load_image, save_image
+from neuralgae.core.runs.pipeline import run_spec
+from neuralgae.core.runs.runfolder import MANIFEST, SPEC_FILE, read_manifest
+from neuralgae.core.host.plugins import default_host
+from neuralgae.core.runs.spec import apply_overrides, read_toml
 
 TINY_DREAM = """\
 seed = 5
@@ -157,7 +157,7 @@ def test_parse_class_selection_reads_all_names_ranges_and_files(tmp_path):
 
 
 def test_class_axis_overrides_select_the_class_by_index():
-    from neuralgae.core.classes import parse_class_list
+    from neuralgae.core.nets.classes import parse_class_list
 
     axis = class_axis([207, 264, 474])
     assert [c.slug for c in axis] == ["0207-golden_retriever", "0264-cardigan", "0474-cardigan"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from neuralgae.core.best_of import (
+from neuralgae.core.optvis.best_of import (
     BestOf,
     candidate_starts,
     check_best_of,
@@ -15,7 +15,7 @@ from neuralgae.core.best_of import (
     judge_scores,
     pick_best,
 )
-from neuralgae.core.draw import (
+from neuralgae.core.optvis.draw import (
     DrawTarget,
     render_draw,
     start_canvas,
@@ -25,9 +25,9 @@ from neuralgae.core.draw import (
     zoom_boxes,
     zoomed_decay,
 )
-from neuralgae.core.draw_schedule import PRESETS, DrawSettings, Octave
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.network import LayerInfo
+from neuralgae.core.optvis.draw_schedule import PRESETS, DrawSettings, Octave
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.nets.network import LayerInfo
 
 GOLDFISH, VOLCANO = 1, 980
 
@@ -109,7 +109,7 @@ def test_zoomed_views_draw_the_class_on_a_large_canvas(net):
     rng = np.random.default_rng(0)
     start = start_canvas(320, 320, rng)
     out = render_draw(net, start, [DrawTarget(GOLDFISH)], settings=tiny(8), rng=rng)
-    from neuralgae.core.draw import class_scores
+    from neuralgae.core.optvis.draw import class_scores
 
     assert class_scores(net, out)[GOLDFISH] > class_scores(net, start)[GOLDFISH] + 2
 
@@ -128,7 +128,7 @@ def test_vignette_gathers_the_step_toward_the_centre_and_keeps_its_size():
 
 
 def test_vignette_leaves_aims_and_lucid_dreams_alone():
-    from neuralgae.core.draw_aim import region_mask
+    from neuralgae.core.optvis.draw_aim import region_mask
 
     net = RecordingNet()
     rng = np.random.default_rng(0)
@@ -161,7 +161,7 @@ def test_candidates_go_through_in_one_pass_per_step_and_differ(size):
     starts = candidate_starts(start_canvas(size, size, np.random.default_rng(0)), 3, np.random.default_rng(1))
     out = render_draw(net, starts, [DrawTarget(GOLDFISH)], settings=tiny(2, zoom_views=2), rng=np.random.default_rng(5))
     assert out.shape == (3, size, size, 3)
-    from neuralgae.core.draw import octave_shape, zoom_plan
+    from neuralgae.core.optvis.draw import octave_shape, zoom_plan
 
     settings = tiny(2, zoom_views=2)
     sides = [min(octave_shape(size, size, o.scale)) for o in settings.octaves]
@@ -200,7 +200,7 @@ def test_judge_scores_follow_the_judges_belief():
 
 
 def test_best_of_keeps_what_the_judge_believes_most():
-    from neuralgae.core.best_of import draw_best_of
+    from neuralgae.core.optvis.best_of import draw_best_of
 
     net = RecordingNet()
     starts = candidate_starts(start_canvas(40, 40, np.random.default_rng(0)), 4, np.random.default_rng(1))
@@ -229,7 +229,7 @@ def test_best_of_counts_are_checked(bad):
 
 
 def test_larger_prints_get_smaller_boxes_and_more_views():
-    from neuralgae.core.draw import zoom_plan
+    from neuralgae.core.optvis.draw import zoom_plan
 
     s = PRESETS["default"]
     assert zoom_plan(s, 512 / 224) == (0.5, 4)  # as tuned

@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from neuralgae.core.book import (
+from neuralgae.core.chain.book import (
     BookFrame,
     book_frames,
     build_book,
@@ -22,12 +22,12 @@ from neuralgae.core.book import (
     read_classes_txt,
     write_classes_txt,
 )
-from neuralgae.core.classes import class_names
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.images import save_image
-from neuralgae.core.runfolder import MANIFEST
-from neuralgae.core.plugins import PluginHost
-from neuralgae.core.textgen import TextContext, bigram_table, bigram_walk, details, gist, join_names
+from neuralgae.core.nets.classes import class_names
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.media.images import save_image
+from neuralgae.core.runs.runfolder import MANIFEST
+from neuralgae.core.host.plugins import PluginHost
+from neuralgae.core.chain.textgen import TextContext, bigram_table, bigram_walk, details, gist, join_names
 from neuralgae.plugins.text import prose, verse
 from neuralgae_cli.book import register
 

@@ -12,15 +12,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from neuralgae.core.book import read_classes_txt
-from neuralgae.core.images import load_image
+from neuralgae.core.chain.book import read_classes_txt
+from neuralgae.core.media.images import load_image
 
-from neuralgae.core.hookspecs import hookimpl
-from neuralgae.core.classify import class_probabilities
-from neuralgae.core.pipeline import run_spec
-from neuralgae.core.runfolder import read_manifest
-from neuralgae.core.plugins import PluginError, PluginHost, default_host
-from neuralgae.core.spec import load_spec
+from neuralgae.core.host.hookspecs import hookimpl
+from neuralgae.core.nets.classify import class_probabilities
+from neuralgae.core.runs.pipeline import run_spec
+from neuralgae.core.runs.runfolder import read_manifest
+from neuralgae.core.host.plugins import PluginError, PluginHost, default_host
+from neuralgae.core.runs.spec import load_spec
 from neuralgae_cli import book, run
 
 TINY = ["--set", "source.noise=48x32", "--set", "renderer.steps=2", "--set", "output.gif=false", "--frames", "3", "-q"]
@@ -154,7 +154,7 @@ def test_best_of_in_a_spec_records_the_judges_score(app, tmp_path):
     for entry in entries:
         assert entry["best_of"] == 2 and entry["judge"] == "efficientnet-lite1"
         assert entry["judge_score"] == max(entry["judge_scores"])
-    from neuralgae.core.images import read_metadata
+    from neuralgae.core.media.images import read_metadata
 
     assert read_metadata(out / "frame_00000.png")["judge_score"] == entries[0]["judge_score"]
 

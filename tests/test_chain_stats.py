@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from neuralgae.core.chain_stats import TARGETS, chain_stats, longest_class_run, missed_targets, shared_fraction
-from neuralgae.core.components import SamplerContext
+from neuralgae.core.chain.chain_stats import TARGETS, chain_stats, longest_class_run, missed_targets, shared_fraction
+from neuralgae.core.host.components import SamplerContext
 
 # dog breeds 151-268; marine invertebrates include 107-114 (jellyfish, sea anemone, ...)
 DOGS = [151, 152, 153, 154, 155, 156, 157, 158]
@@ -83,7 +83,7 @@ def test_a_class_is_carried_for_at_most_carry_frames():
 
 
 def test_carry_must_leave_room():
-    from neuralgae.core.errors import NeuralgaeError
+    from neuralgae.core.host.errors import NeuralgaeError
     from neuralgae.plugins.samplers import avoid_attractors
 
     ctx = SamplerContext(index=1, rng=np.random.default_rng(0), history=[[(1, 1.0)]])

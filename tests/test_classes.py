@@ -1,7 +1,7 @@
 import pytest
 
-from neuralgae.core.classes import class_names, imagenet_classes, lookup_class, parse_class_list
-from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.nets.classes import class_names, imagenet_classes, lookup_class, parse_class_list
+from neuralgae.core.host.errors import NeuralgaeError
 
 
 def test_thousand_distinct_names():

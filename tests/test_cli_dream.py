@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from neuralgae.core.images import load_image, read_metadata, save_image
+from neuralgae.core.media.images import load_image, read_metadata, save_image
 from neuralgae_cli.main import app
 
 runner = CliRunner()
@@ -12,7 +12,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def cat_file(tmp_path_factory, chelsea):
-    from neuralgae.core.images import resize
+    from neuralgae.core.media.images import resize
 
     path = tmp_path_factory.mktemp("in") / "cat.png"
     save_image(path, resize(chelsea, 80, 120))
@@ -103,7 +103,7 @@ def test_dream_command_defaults_are_the_engine_defaults():
     """The CLI spells its defaults out (so `nd --help` needs no torch import); they must not drift."""
     import inspect
 
-    from neuralgae.core.dream import DreamSettings
+    from neuralgae.core.optvis.dream import DreamSettings
     from neuralgae_cli.dream import dream_command
 
     params = inspect.signature(dream_command).parameters

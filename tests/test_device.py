@@ -11,10 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from neuralgae.core import device as dev
-from neuralgae.core import placement
-from neuralgae.core.device import Placement, resolve_device, resolve_precision
-from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.nets import device as dev
+from neuralgae.core.nets import placement
+from neuralgae.core.nets.device import Placement, resolve_device, resolve_precision
+from neuralgae.core.host.errors import NeuralgaeError
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def test_explicit_precision_names_and_errors(hardware, monkeypatch):
 def _photo(size: int) -> torch.Tensor:
     import skimage.data
 
-    from neuralgae.core.images import as_rgb_float, resize
+    from neuralgae.core.media.images import as_rgb_float, resize
 
     image = resize(as_rgb_float(skimage.data.astronaut()), size, size)
     return torch.from_numpy(image).permute(2, 0, 1)[None].contiguous()
@@ -169,9 +169,9 @@ def test_placing_again_in_fp32_restores_the_exact_network(net):
 
 
 def test_a_bf16_dream_is_deterministic_and_close_to_fp32(net, chelsea):
-    from neuralgae.core.dream import DreamSettings, build_objective, dream
-    from neuralgae.core.images import resize
-    from neuralgae.core.network import parse_layer_selections
+    from neuralgae.core.optvis.dream import DreamSettings, build_objective, dream
+    from neuralgae.core.media.images import resize
+    from neuralgae.core.nets.network import parse_layer_selections
 
     image = resize(chelsea, 96, 128)
     settings = DreamSettings(octaves=2, steps=3)
@@ -202,7 +202,7 @@ class TinyModuleNet(torch.nn.Module):
 
     def __init__(self):
         super().__init__()
-        from neuralgae.core.network import LayerInfo
+        from neuralgae.core.nets.network import LayerInfo
 
         self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
         self.layers = (LayerInfo("conv", 4, 1), LayerInfo("logits", 4, 1))
@@ -256,7 +256,7 @@ def test_measure_bf16_times_both_precisions_and_leaves_fp32(net, monkeypatch):
 
 
 def test_host_places_its_networks_and_checks_the_request_early(hardware):
-    from neuralgae.core.plugins import PluginHost
+    from neuralgae.core.host.plugins import PluginHost
 
     host = PluginHost(entry_points=False)
     with pytest.raises(NeuralgaeError, match="fp16 is not supported on the CPU"):
@@ -266,7 +266,7 @@ def test_host_places_its_networks_and_checks_the_request_early(hardware):
     host.use(device="cpu", precision="bf16")
     net = host.network("efficientnet-lite0")
     assert net.placement.describe() == "cpu bf16"
-    from neuralgae.core.network import placement_record
+    from neuralgae.core.nets.network import placement_record
 
     assert placement_record(net) == {"device": "cpu", "precision": "bf16"}
 
@@ -289,9 +289,9 @@ class FlakyMemoryNet:
 
 
 def test_out_of_memory_retries_the_step_with_smaller_tiles(net, chelsea, caplog):
-    from neuralgae.core.dream import DreamSettings, build_objective, dream
-    from neuralgae.core.images import resize
-    from neuralgae.core.network import parse_layer_selections
+    from neuralgae.core.optvis.dream import DreamSettings, build_objective, dream
+    from neuralgae.core.media.images import resize
+    from neuralgae.core.nets.network import parse_layer_selections
 
     flaky = FlakyMemoryNet(net, limit=200 * 200)
     image = resize(chelsea, 240, 360)
@@ -307,9 +307,9 @@ def test_out_of_memory_retries_the_step_with_smaller_tiles(net, chelsea, caplog)
 
 
 def test_out_of_memory_at_the_smallest_tile_is_one_clear_error(net, chelsea):
-    from neuralgae.core.dream import DreamSettings, build_objective, dream
-    from neuralgae.core.images import resize
-    from neuralgae.core.network import parse_layer_selections
+    from neuralgae.core.optvis.dream import DreamSettings, build_objective, dream
+    from neuralgae.core.media.images import resize
+    from neuralgae.core.nets.network import parse_layer_selections
 
     flaky = FlakyMemoryNet(net, limit=10)
     objective = build_objective(net, parse_layer_selections("block4"))
@@ -318,8 +318,8 @@ def test_out_of_memory_at_the_smallest_tile_is_one_clear_error(net, chelsea):
 
 
 def test_other_errors_are_not_taken_for_out_of_memory(net, chelsea):
-    from neuralgae.core.dream import DreamSettings, build_objective, dream
-    from neuralgae.core.network import parse_layer_selections
+    from neuralgae.core.optvis.dream import DreamSettings, build_objective, dream
+    from neuralgae.core.nets.network import parse_layer_selections
 
     class Broken(FlakyMemoryNet):
         def features(self, x, layers):
@@ -333,9 +333,9 @@ def test_other_errors_are_not_taken_for_out_of_memory(net, chelsea):
 def test_gpu_tiles_are_sized_from_free_memory(monkeypatch):
     import importlib
 
-    from neuralgae.core.dream import DreamSettings, fit_to_device
+    from neuralgae.core.optvis.dream import DreamSettings, fit_to_device
 
-    dream_mod = importlib.import_module("neuralgae.core.dream")  # the module: neuralgae.core.dream the name is the function
+    dream_mod = importlib.import_module("neuralgae.core.optvis.dream")  # the module; neuralgae.core.dream the name is the function
 
     settings = DreamSettings()
     monkeypatch.setattr(dream_mod, "step_memory", lambda device: 16 * 2**30)  # a 16 GB GPU, nearly empty
@@ -354,7 +354,7 @@ def test_gpu_tiles_are_sized_from_free_memory(monkeypatch):
 
 
 def test_batch_starts_one_worker_per_gpu(hardware):
-    from neuralgae.core.batch import gpu_workers
+    from neuralgae.core.runs.batch import gpu_workers
 
     hardware(cuda=4)
     assert gpu_workers("auto") == 4 and gpu_workers("cuda") == 4 and gpu_workers("cuda:2") == 1
@@ -366,7 +366,7 @@ def test_batch_starts_one_worker_per_gpu(hardware):
 def test_several_gpus_without_dask_cuda_is_one_clear_error(monkeypatch):
     import builtins
 
-    from neuralgae.core.batch import local_gpu_cluster
+    from neuralgae.core.runs.batch import local_gpu_cluster
 
     real_import = builtins.__import__
 
@@ -406,7 +406,7 @@ def test_cli_device_errors_are_one_line_before_any_work(tmp_path):
 def test_png_and_manifest_record_device_and_precision(tmp_path):
     from typer.testing import CliRunner
 
-    from neuralgae.core.images import read_metadata
+    from neuralgae.core.media.images import read_metadata
     from neuralgae_cli.main import app
 
     out = tmp_path / "d.png"
@@ -435,9 +435,9 @@ gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device o
 @gpu
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_gpu_dream_is_deterministic_and_matches_the_cpu(net, chelsea, precision):
-    from neuralgae.core.dream import DreamSettings, build_objective, dream
-    from neuralgae.core.images import resize
-    from neuralgae.core.network import parse_layer_selections
+    from neuralgae.core.optvis.dream import DreamSettings, build_objective, dream
+    from neuralgae.core.media.images import resize
+    from neuralgae.core.nets.network import parse_layer_selections
 
     image = resize(chelsea, 128, 192)
     settings = DreamSettings(octaves=2, steps=3)
@@ -463,8 +463,8 @@ def test_gpu_steps_copy_nothing_to_the_host(net, chelsea):
     """A profiler trace of dream steps on CUDA shows no device-to-host copies."""
     from torch.profiler import ProfilerActivity, profile
 
-    from neuralgae.core.dream import DreamSettings, ascent_step, build_objective
-    from neuralgae.core.network import parse_layer_selections
+    from neuralgae.core.optvis.dream import DreamSettings, ascent_step, build_objective
+    from neuralgae.core.nets.network import parse_layer_selections
 
     cuda = torch.device("cuda", 0)
     try:
@@ -485,9 +485,9 @@ def test_gpu_steps_copy_nothing_to_the_host(net, chelsea):
 
 
 def test_deepdraw_out_of_memory_draws_fewer_tiles_at_a_time(net, caplog, monkeypatch):
-    import neuralgae.core.draw as draw_module
-    from neuralgae.core.draw import DrawTarget, render_draw, start_canvas
-    from neuralgae.core.draw_schedule import preset, with_steps
+    import neuralgae.core.optvis.draw as draw_module
+    from neuralgae.core.optvis.draw import DrawTarget, render_draw, start_canvas
+    from neuralgae.core.optvis.draw_schedule import preset, with_steps
 
     class FewCrops(FlakyMemoryNet):
         def features(self, x, layers):
@@ -510,9 +510,9 @@ def test_deepdraw_out_of_memory_draws_fewer_tiles_at_a_time(net, caplog, monkeyp
 
 
 def test_deepdraw_out_of_memory_on_one_tile_is_one_clear_error(net, monkeypatch):
-    import neuralgae.core.draw as draw_module
-    from neuralgae.core.draw import DrawTarget, render_draw, start_canvas
-    from neuralgae.core.draw_schedule import preset, with_steps
+    import neuralgae.core.optvis.draw as draw_module
+    from neuralgae.core.optvis.draw import DrawTarget, render_draw, start_canvas
+    from neuralgae.core.optvis.draw_schedule import preset, with_steps
 
     class NoRoom(FlakyMemoryNet):
         def features(self, x, layers):
@@ -527,7 +527,7 @@ def test_deepdraw_out_of_memory_on_one_tile_is_one_clear_error(net, monkeypatch)
 def test_fp16_gradients_are_loss_scaled_and_overflow_is_zeroed():
     import types
 
-    from neuralgae.core.network import FP16_LOSS_SCALE, input_gradient, loss_scale
+    from neuralgae.core.nets.network import FP16_LOSS_SCALE, input_gradient, loss_scale
 
     fp16 = types.SimpleNamespace(placement=Placement(torch.device("cpu"), "fp16"))
     assert loss_scale(fp16) == FP16_LOSS_SCALE and loss_scale(object()) == 1.0

@@ -5,10 +5,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from neuralgae.core.draw import DrawTarget, class_scores, render_draw, start_canvas, targets_from_classes
-from neuralgae.core.draw_aim import region_mask
-from neuralgae.core.draw_schedule import PRESETS, DrawSettings, Octave, preset, with_steps
-from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.optvis.draw import DrawTarget, class_scores, render_draw, start_canvas, targets_from_classes
+from neuralgae.core.optvis.draw_aim import region_mask
+from neuralgae.core.optvis.draw_schedule import PRESETS, DrawSettings, Octave, preset, with_steps
+from neuralgae.core.host.errors import NeuralgaeError
 
 GOLDFISH, VOLCANO, SHARK = 1, 980, 2
 
@@ -17,7 +17,7 @@ GOLDFISH, VOLCANO, SHARK = 1, 980, 2
 def net():
     import torch
 
-    from neuralgae.core.efficientnet_lite import load_efficientnet_lite0
+    from neuralgae.core.nets.efficientnet_lite import load_efficientnet_lite0
 
     torch.set_num_threads(2)
     return load_efficientnet_lite0()
@@ -90,7 +90,7 @@ def test_clipping_mask_confines_change(net):
 def test_lucid_dream_keeps_the_photo(net):
     from skimage import data
 
-    from neuralgae.core.images import resize
+    from neuralgae.core.media.images import resize
 
     photo = resize(data.chelsea().astype(np.float32) / 255, 96, 128)
     rng = np.random.default_rng(0)
@@ -163,8 +163,8 @@ def test_unknown_class_names_get_suggestions():
 
 
 def test_renderer_plugin_joins_sampled_classes(net):
-    from neuralgae.core.components import RenderContext
-    from neuralgae.core.plugins import PluginHost
+    from neuralgae.core.host.components import RenderContext
+    from neuralgae.core.host.plugins import PluginHost
 
     renderer = PluginHost(entry_points=False).get("renderer", "draw")
     params = renderer.bind({"classes": ["goldfish"], "steps": 16, "preset": "fast"})
@@ -178,8 +178,8 @@ def test_renderer_plugin_joins_sampled_classes(net):
 
 
 def test_renderer_plugin_needs_classes(net):
-    from neuralgae.core.components import RenderContext
-    from neuralgae.core.plugins import PluginHost
+    from neuralgae.core.host.components import RenderContext
+    from neuralgae.core.host.plugins import PluginHost
 
     renderer = PluginHost(entry_points=False).get("renderer", "draw")
     with pytest.raises(NeuralgaeError, match="no classes"):

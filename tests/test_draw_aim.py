@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from neuralgae.core.draw_aim import aim_masks, check_mask, parse_aim, region_mask
-from neuralgae.core.errors import NeuralgaeError
+from neuralgae.core.optvis.draw_aim import aim_masks, check_mask, parse_aim, region_mask
+from neuralgae.core.host.errors import NeuralgaeError
 
 
 def test_halves_split_the_canvas():

@@ -7,7 +7,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from neuralgae.core.images import read_metadata
+from neuralgae.core.media.images import read_metadata
 from neuralgae_cli.draw import register
 
 runner = CliRunner()
@@ -63,7 +63,7 @@ def test_draw_writes_a_reproducible_png(app, tmp_path):
     assert meta["settings"]["octaves"] and meta["steps"] == 3
     again = tmp_path / "again.png"
     assert runner.invoke(app, [*args, "-o", str(again)]).exit_code == 0
-    from neuralgae.core.images import load_image
+    from neuralgae.core.media.images import load_image
 
     assert np.array_equal(load_image(out), load_image(again))
 

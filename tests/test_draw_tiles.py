@@ -4,7 +4,7 @@ import numpy as np
 import torch
 import pytest
 
-from neuralgae.core.draw_tiles import coverage, random_offset, spiral_tiles, tile_window
+from neuralgae.core.optvis.draw_tiles import coverage, random_offset, spiral_tiles, tile_window
 
 
 @pytest.mark.parametrize("shape", [(500, 700), (224, 224), (300, 1000), (1000, 230)])
@@ -55,11 +55,11 @@ def test_window_fades_but_never_vanishes():
 
 def test_tiles_batched_through_the_network_get_the_gradients_they_get_alone(net, monkeypatch):
     """A step's tiles go through the network together; each tile's gradient is the one it would get alone."""
-    import neuralgae.core.draw as draw_module
-    from neuralgae.core.draw import canvas_gradient, start_canvas, targets_from_classes
-    from neuralgae.core.tensors import to_tensor
-    from neuralgae.core.draw_aim import aim_masks
-    from neuralgae.core.draw_schedule import preset
+    import neuralgae.core.optvis.draw as draw_module
+    from neuralgae.core.optvis.draw import canvas_gradient, start_canvas, targets_from_classes
+    from neuralgae.core.optvis.tensors import to_tensor
+    from neuralgae.core.optvis.draw_aim import aim_masks
+    from neuralgae.core.optvis.draw_schedule import preset
 
     h, w = 260, 380
     targets = targets_from_classes([("goldfish", 1.0), ("volcano", 1.0)], masks=aim_masks("top,bottom", 2, h, w))

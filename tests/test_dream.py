@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from neuralgae.core.dream import (
+from neuralgae.core.optvis.dream import (
     DreamSettings,
     ascent_step,
     build_objective,
@@ -12,11 +12,11 @@ from neuralgae.core.dream import (
     octave_shapes,
     tiled_gradient,
 )
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.images import resize
-from neuralgae.core.network import parse_layer_selections
-from neuralgae.core.tensors import to_tensor
-from neuralgae.core.tiling import axis_tiles, border_room, tile_boxes
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.media.images import resize
+from neuralgae.core.nets.network import parse_layer_selections
+from neuralgae.core.optvis.tensors import to_tensor
+from neuralgae.core.optvis.tiling import axis_tiles, border_room, tile_boxes
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +163,7 @@ def test_octave_shapes_stop_at_the_minimum_size():
 def test_guided_dream_moves_toward_the_guide(net, small_cat):
     import skimage.data
 
-    from neuralgae.core.images import as_rgb_float
+    from neuralgae.core.media.images import as_rgb_float
 
     guide = resize(as_rgb_float(skimage.data.coffee()), 96, 128)
     sels = parse_layer_selections("block8", net)
@@ -203,7 +203,7 @@ def test_too_small_image(net):
 
 
 def test_auto_tiling_only_bounds_memory():
-    from neuralgae.core.dream import WHOLE_IMAGE_MAX_PIXELS, uses_tiles
+    from neuralgae.core.optvis.dream import WHOLE_IMAGE_MAX_PIXELS, uses_tiles
 
     auto = DreamSettings()
     assert not uses_tiles((1024, 1024), auto) and not uses_tiles((600, 2400), auto)

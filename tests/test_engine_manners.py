@@ -1,6 +1,6 @@
 """The engine speaks of the engine: no command-line flags in core's messages, no global settings changed behind the caller's back.
 
-Core names an option with :func:`neuralgae.core.errors.option`; the CLI
+Core names an option with :func:`neuralgae.core.host.errors.option`; the CLI
 spells it as its flag (``--resume``), a Python caller reads its keyword
 (``resume=True``).
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from neuralgae.core.errors import NeuralgaeError, option, spelling
+from neuralgae.core.host.errors import NeuralgaeError, option, spelling
 
 CORE = Path(__file__).resolve().parent.parent / "core"
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
@@ -36,7 +36,7 @@ def _message_strings(path: Path):
 def test_no_core_message_names_a_command_line_flag():
     found = [
         f"{path.name}:{line}: {text[:80]!r}"
-        for path in sorted(CORE.glob("*.py"))
+        for path in sorted(CORE.rglob("*.py"))
         for line, text in _message_strings(path)
         if FLAG.search(text)
     ]
@@ -55,9 +55,9 @@ def test_an_option_is_spelt_by_the_front_end_that_shows_it():
 def test_nd_spells_options_as_its_flags_and_a_command_its_own(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from neuralgae.core.runfolder import prepare_output
-    from neuralgae.core.spec import validate_spec
-    from neuralgae.core.plugins import PluginHost
+    from neuralgae.core.runs.runfolder import prepare_output
+    from neuralgae.core.runs.spec import validate_spec
+    from neuralgae.core.host.plugins import PluginHost
     from neuralgae_cli.main import app
 
     folder = tmp_path / "run"
@@ -70,7 +70,7 @@ def test_nd_spells_options_as_its_flags_and_a_command_its_own(tmp_path, monkeypa
     assert str(info.value).endswith("choose another with out=FOLDER or add overwrite=True")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "frames").mkdir()
-    from neuralgae.core.images import save_image
+    from neuralgae.core.media.images import save_image
     import numpy as np
 
     save_image(tmp_path / "frames" / "f_0.png", np.full((40, 40, 3), 0.5, np.float32))
@@ -84,9 +84,9 @@ def test_nd_spells_options_as_its_flags_and_a_command_its_own(tmp_path, monkeypa
 
 def test_no_core_module_sets_process_wide_settings():
     """The denormal flag is switched only by the tensors module's context (which restores it); log levels are the CLI's."""
-    setters = {p.name for p in CORE.glob("*.py") if "set_flush_denormal" in p.read_text(encoding="utf-8")}
+    setters = {p.name for p in CORE.rglob("*.py") if "set_flush_denormal" in p.read_text(encoding="utf-8")}
     assert setters == {"tensors.py"}
-    levels = [p.name for p in CORE.glob("*.py") if ".setLevel(" in p.read_text(encoding="utf-8")]
+    levels = [p.name for p in CORE.rglob("*.py") if ".setLevel(" in p.read_text(encoding="utf-8")]
     assert not levels
 
 
@@ -104,10 +104,10 @@ def test_the_command_line_reads_its_defaults_from_the_engine():
     """One source for defaults: nd's options show the engine's settings, never restated numbers."""
     from dataclasses import fields
 
-    from neuralgae.core.book import DEFAULT_CHAPTER_SIZE
-    from neuralgae.core.dream import DEFAULT_LAYERS, DreamSettings
-    from neuralgae.core.spec import DEFAULT_NETWORK
-    from neuralgae.core.stream import DEFAULT_HOLD, StreamSettings
+    from neuralgae.core.chain.book import DEFAULT_CHAPTER_SIZE
+    from neuralgae.core.optvis.dream import DEFAULT_LAYERS, DreamSettings
+    from neuralgae.core.runs.spec import DEFAULT_NETWORK
+    from neuralgae.core.stream.stream import DEFAULT_HOLD, StreamSettings
     from neuralgae_cli import draw as draw_cli, dream as dream_cli
 
     dream = _defaults("dream")
@@ -124,7 +124,7 @@ def test_the_command_line_reads_its_defaults_from_the_engine():
 
 
 def test_the_dream_renderer_and_nd_dream_share_their_defaults():
-    from neuralgae.core.plugins import PluginHost
+    from neuralgae.core.host.plugins import PluginHost
 
     params = PluginHost(entry_points=False).get("renderer", "dream").params
     dream = _defaults("dream")

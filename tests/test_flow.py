@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from neuralgae.core import flow_torch
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.flow import (
+from neuralgae.core.media import flow_torch
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.media.flow import (
     Motion,
     _estimate_flow_torch,
     _frame_motion_torch,
@@ -136,7 +136,7 @@ def test_a_scene_cut_carries_nothing_over(rng):
     assert frame_motion(previous, previous).mask.mean() > 0.9
 
 
-# -- the torch flow (core/flow_torch.py) ------------------------------------------
+# -- the torch flow (core/media/flow_torch.py) ------------------------------------------
 
 CPU = torch.device("cpu")
 

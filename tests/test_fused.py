@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from neuralgae.core import fused
-from neuralgae.core.efficientnet_lite import IMAGENET_STD, same_pad, turn_half
-from neuralgae.core.fused import conv_relu6, mbconv
-from neuralgae.core.memory import keep_freed_memory
+from neuralgae.core.nets import fused
+from neuralgae.core.nets.efficientnet_lite import IMAGENET_STD, same_pad, turn_half
+from neuralgae.core.nets.fused import conv_relu6, mbconv
+from neuralgae.core.nets.memory import keep_freed_memory
 
 needs_onednn = pytest.mark.skipif(not fused.FUSED_KERNEL, reason="this torch build has no oneDNN fused convolution")
 CL = torch.channels_last

@@ -1,4 +1,4 @@
-"""docs/hooks.md is checked against core/hookspecs.py: every hook with its exact signature, every :param:, every register() call."""
+"""docs/hooks.md is checked against core/host/hookspecs.py: every hook with its exact signature, every :param:, every register() call."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from neuralgae.core import hookspecs
+from neuralgae.core.host import hookspecs
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "hooks.md").read_text(encoding="utf-8")
 HEADING = re.compile(r"^## `(\w+)\(([^)]*)\)`$", re.M)

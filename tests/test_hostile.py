@@ -23,9 +23,9 @@ import pytest
 from typer.testing import CliRunner
 
 import test_plugins_fakes as fakes
-from neuralgae.core import plugins as plugins_module
-from neuralgae.core.hookspecs import hookimpl
-from neuralgae.core.plugins import PluginHost
+from neuralgae.core.host import plugins as plugins_module
+from neuralgae.core.host.hookspecs import hookimpl
+from neuralgae.core.host.plugins import PluginHost
 from neuralgae_cli.main import app
 from test_plugins_fakes import fake_distribution, site  # noqa: F401 - site is a fixture
 
@@ -86,7 +86,7 @@ def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
 
 def make_files(folder: Path) -> None:
     """The hostile inputs, in ``folder``: a good image, bad ones, a folder, a file where a folder goes."""
-    from neuralgae.core.images import save_image
+    from neuralgae.core.media.images import save_image
 
     rng = np.random.default_rng(0)
     save_image(folder / "good.png", rng.random((48, 64, 3), dtype=np.float32))
@@ -238,7 +238,7 @@ def test_a_bad_spec_file_or_run_command_line_is_one_line(nd, tmp_path, name, ext
 
 def test_a_folder_named_like_a_built_in_spec_does_not_shadow_it(nd, tmp_path, builtin_host):
     """`nd run zoom` in a folder that holds zoom/ (e.g. after `nd run zoom --out zoom`) still means the built-in."""
-    from neuralgae.core.spec import find_spec
+    from neuralgae.core.runs.spec import find_spec
 
     (tmp_path / "zoom").mkdir()
     (tmp_path / "zoom" / "frame_00000.png").write_bytes((tmp_path / "good.png").read_bytes())
@@ -293,7 +293,7 @@ def test_a_garbage_run_folder_is_one_line_and_nothing_outside_is_touched(nd, tmp
         (run / "spec.toml").mkdir()
         saved = None
     elif saved == "SAME":
-        from neuralgae.core.spec import dumps_spec, load_spec
+        from neuralgae.core.runs.spec import dumps_spec, load_spec
 
         saved = dumps_spec(load_spec(tmp_path / "good.toml", host=PluginHost(entry_points=False), out=run).to_dict()).encode()
     _garbage_run(run, manifest, saved)
@@ -483,7 +483,7 @@ COMMAND_CASES = [
 
 @pytest.mark.parametrize("args, fragments", [pytest.param(a, f, id=i) for i, a, f in COMMAND_CASES])
 def test_a_bad_command_line_is_one_line_and_writes_nothing(nd, tmp_path, args, fragments):
-    from neuralgae.core.images import save_image
+    from neuralgae.core.media.images import save_image
 
     rng = np.random.default_rng(1)
     for name in ("frames", "frames-with-text", "frames-with-bomb"):
@@ -502,7 +502,7 @@ def test_a_bad_command_line_is_one_line_and_writes_nothing(nd, tmp_path, args, f
 
 @pytest.mark.parametrize("kind", ["folder", "gif", "mp4"])
 def test_a_video_over_the_frame_limit_is_refused_from_its_header(nd, tmp_path, monkeypatch, kind):
-    from neuralgae.core import video as video_module
+    from neuralgae.core.media import video as video_module
 
     video = _small_video(tmp_path, kind, frames=5, size=(48, 40))
     monkeypatch.setenv("ND_MAX_FRAMES", "3")
@@ -522,7 +522,7 @@ def test_a_video_with_frames_over_the_side_limit_is_refused_from_its_header(nd, 
 
 
 def _small_video(folder: Path, kind: str, *, frames: int, size: tuple[int, int]) -> Path:
-    from neuralgae.core.images import save_image
+    from neuralgae.core.media.images import save_image
 
     rng = np.random.default_rng(2)
     w, h = size
@@ -533,7 +533,7 @@ def _small_video(folder: Path, kind: str, *, frames: int, size: tuple[int, int])
         for i, image in enumerate(images):
             save_image(path / f"frame_{i:03d}.png", image)
         return path
-    from neuralgae.core.movie import write_animation
+    from neuralgae.core.media.movie import write_animation
 
     path = folder / f"clip.{kind}"
     write_animation(images, path, fps=10)
@@ -556,7 +556,7 @@ name = "%s"
 PLUGIN_SOURCES = {
     "fails-to-import": ("nd_hostile_import", "import nd_no_such_module_at_all\n"),
     "duplicate": ("nd_hostile_dup", """\
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.host.hookspecs import hookimpl
 
 def zoom(image, ctx):
     return image
@@ -566,7 +566,7 @@ def register_transforms(register):
     register(zoom)
 """),
     "misspelled-hook": ("nd_hostile_typo", """\
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.host.hookspecs import hookimpl
 
 def mirror(image, ctx):
     return image[:, ::-1]
@@ -583,7 +583,7 @@ def register_transforms(register):
     register(mirror)
 """),
     "raises-while-registering": ("nd_hostile_grumpy", """\
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.host.hookspecs import hookimpl
 
 def mirror(image, ctx):
     return image[:, ::-1]
@@ -594,7 +594,7 @@ def register_transforms(register):
     raise RuntimeError("no transforms today")
 """),
     "registers-a-non-function": ("nd_hostile_junk", """\
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.host.hookspecs import hookimpl
 
 @hookimpl
 def register_transforms(register):
@@ -602,7 +602,7 @@ def register_transforms(register):
 """),
     "uint8-frame": ("nd_hostile_bytes", """\
 import numpy as np
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.host.hookspecs import hookimpl
 
 def mirror(image, ctx):
     return (image * 255).astype(np.uint8)
@@ -613,7 +613,7 @@ def register_transforms(register):
 """),
     "nan-frame": ("nd_hostile_nan", """\
 import numpy as np
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.host.hookspecs import hookimpl
 
 def mirror(image, ctx):
     return np.full_like(image, np.nan)
@@ -623,7 +623,7 @@ def register_transforms(register):
     register(mirror)
 """),
     "wrong-shape": ("nd_hostile_shape", """\
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.host.hookspecs import hookimpl
 
 def mirror(image, ctx):
     return image[:, :, :2]
@@ -633,7 +633,7 @@ def register_transforms(register):
     register(mirror)
 """),
     "not-an-array": ("nd_hostile_list", """\
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.host.hookspecs import hookimpl
 
 def mirror(image, ctx):
     return image.tolist()
@@ -643,7 +643,7 @@ def register_transforms(register):
     register(mirror)
 """),
     "0-255-floats": ("nd_hostile_range", """\
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.host.hookspecs import hookimpl
 
 def mirror(image, ctx):
     return image * 255.0
@@ -653,7 +653,7 @@ def register_transforms(register):
     register(mirror)
 """),
     "raises-inside": ("nd_hostile_raises", """\
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.host.hookspecs import hookimpl
 
 def mirror(image, ctx):
     raise ZeroDivisionError("the mirror broke")
@@ -663,7 +663,7 @@ def register_transforms(register):
     register(mirror)
 """),
     "frame-written-raises": ("nd_hostile_event", """\
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.host.hookspecs import hookimpl
 
 def mirror(image, ctx):
     return image[:, ::-1].copy()

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.images import as_rgb_float, load_image, parse_size, read_metadata, save_image
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.media.images import as_rgb_float, load_image, parse_size, read_metadata, save_image
 
 
 def test_png_round_trip_keeps_pixels_and_metadata(tmp_path, rng):

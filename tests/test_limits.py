@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from neuralgae.core import limits
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.images import load_image, parse_size
-from neuralgae.core.spec import load_spec, read_toml
+from neuralgae.core.host import limits
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.media.images import load_image, parse_size
+from neuralgae.core.runs.spec import load_spec, read_toml
 from test_plugins_fakes import fake_host
 
 MINIMAL = 'network = "tiny"\n[renderer]\nname = "dream"\n'
@@ -126,7 +126,7 @@ def test_decompression_bomb_is_refused(tmp_path):
 
 
 def test_a_grid_of_millions_of_variations_is_refused(tmp_path, monkeypatch):
-    from neuralgae.core.batch import grid_axes, plan_variations
+    from neuralgae.core.runs.batch import grid_axes, plan_variations
 
     values = ",".join(str(i) for i in range(1, 1001))
     axes = grid_axes([f"renderer.steps={values}", f"seed={values}"])
@@ -139,7 +139,7 @@ def test_a_grid_of_millions_of_variations_is_refused(tmp_path, monkeypatch):
 
 
 def test_a_megabyte_long_layer_list_is_refused():
-    from neuralgae.core.network import parse_layer_selection, parse_layer_selections
+    from neuralgae.core.nets.network import parse_layer_selection, parse_layer_selections
 
     with pytest.raises(NeuralgaeError, match="layer list is 1,200,000 characters long; the limit is 10,000") as info:
         parse_layer_selections("block " * 200_000)
@@ -154,8 +154,8 @@ def test_a_megabyte_long_layer_list_is_refused():
 
 
 def test_absurd_steps_are_refused():
-    from neuralgae.core.dream import DreamSettings
-    from neuralgae.core.draw_schedule import PRESETS, preset, with_steps
+    from neuralgae.core.optvis.dream import DreamSettings
+    from neuralgae.core.optvis.draw_schedule import PRESETS, preset, with_steps
 
     with pytest.raises(NeuralgaeError, match="steps must be at most 100,000 per octave; got 1,000,000,000"):
         DreamSettings(steps=10**9).validate()
@@ -191,7 +191,7 @@ def test_nd_gif_refuses_fps_and_loop_before_writing(tmp_path, args, message):
     import typer
     from typer.testing import CliRunner
 
-    from neuralgae.core.images import save_image
+    from neuralgae.core.media.images import save_image
     from neuralgae_cli.gif import register
 
     folder = tmp_path / "frames"
@@ -215,7 +215,7 @@ def spec_at(tmp_path, host, out, *overrides):
 
 @pytest.mark.usefixtures("cli_spelling")
 def test_output_folder_under_a_file_is_refused_before_rendering(tmp_path, host):
-    from neuralgae.core.pipeline import run_spec
+    from neuralgae.core.runs.pipeline import run_spec
 
     (tmp_path / "afile").write_text("x")
     spec = spec_at(tmp_path, host, tmp_path / "afile" / "run")
@@ -227,7 +227,7 @@ def test_output_folder_under_a_file_is_refused_before_rendering(tmp_path, host):
 @pytest.mark.usefixtures("cli_spelling")
 @pytest.mark.parametrize("folder", ["/proc/nd-run", "/sys/nd-run", "/dev/nd-run"])
 def test_output_folder_in_proc_is_refused(tmp_path, host, folder):
-    from neuralgae.core.pipeline import run_spec
+    from neuralgae.core.runs.pipeline import run_spec
 
     with pytest.raises(NeuralgaeError, match="which holds no files; choose another with --out"):
         run_spec(spec_at(tmp_path, host, folder), host=host)
@@ -237,7 +237,7 @@ def test_output_folder_in_proc_is_refused(tmp_path, host, folder):
 def test_unwritable_output_folder_is_refused(tmp_path, host):
     import os
 
-    from neuralgae.core.pipeline import run_spec
+    from neuralgae.core.runs.pipeline import run_spec
 
     if os.geteuid() == 0:
         pytest.skip("root may write anywhere")
@@ -281,7 +281,7 @@ def test_nd_gif_refuses_an_output_under_a_file(tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from neuralgae.core.images import save_image
+    from neuralgae.core.media.images import save_image
     from neuralgae_cli.gif import register
 
     folder = tmp_path / "frames"
@@ -297,7 +297,7 @@ def test_nd_gif_refuses_an_output_under_a_file(tmp_path):
 
 
 def test_a_folder_of_huge_frames_is_refused_from_the_headers(tmp_path):
-    from neuralgae.core.movie import image_size
+    from neuralgae.core.media.movie import image_size
 
     with pytest.raises(NeuralgaeError, match="is 20000x100 pixels; the largest side allowed is 16384"):
         image_size(png_header(tmp_path / "f.png", 20000, 100))
@@ -309,7 +309,7 @@ def test_a_folder_of_huge_frames_is_refused_from_the_headers(tmp_path):
 def test_frames_from_the_audio_length_are_limited_too(tmp_path, host, monkeypatch):
     import numpy as np
 
-    from neuralgae.core.audio import SAMPLE_RATE, write_wav
+    from neuralgae.core.media.audio import SAMPLE_RATE, write_wav
 
     write_wav(tmp_path / "song.wav", np.zeros(SAMPLE_RATE, dtype=np.float32))
     path = tmp_path / "spec.toml"
@@ -328,7 +328,7 @@ def test_frames_from_the_audio_length_are_limited_too(tmp_path, host, monkeypatc
 def test_a_gif_claiming_a_huge_screen_is_refused(tmp_path, width, height, words):
     from PIL import Image
 
-    from neuralgae.core.movie import read_animation
+    from neuralgae.core.media.movie import read_animation
 
     path = tmp_path / "a.gif"
     Image.new("RGB", (32, 32)).save(path)

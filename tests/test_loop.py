@@ -10,12 +10,12 @@ import typer
 from scipy import ndimage
 from typer.testing import CliRunner
 
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.images import save_image
-from neuralgae.core.loop import SEAM_LIMIT, frame_change, loop_items, plan_seamless, seam_ratio
-from neuralgae.core.movie import read_animation, write_animation
-from neuralgae.core.pipeline import run_spec
-from neuralgae.core.spec import load_spec
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.media.images import save_image
+from neuralgae.core.runs.loop import SEAM_LIMIT, frame_change, loop_items, plan_seamless, seam_ratio
+from neuralgae.core.media.movie import read_animation, write_animation
+from neuralgae.core.runs.pipeline import run_spec
+from neuralgae.core.runs.spec import load_spec
 from neuralgae_cli.gif import register
 from test_plugins_fakes import fake_host
 
@@ -50,7 +50,7 @@ def test_a_drifting_loop_jumps_and_the_plan_removes_the_jump():
     assert plan.before > 1.5 * SEAM_LIMIT  # the raw loop jumps: the test would fail without the dissolve
     assert 0 < plan.overlap <= (len(frames) - 1) // 2
     assert plan.after <= SEAM_LIMIT
-    from neuralgae.core.loop import mix
+    from neuralgae.core.runs.loop import mix
 
     assert seam_ratio([mix(frames, item) for item in plan.items]) == pytest.approx(plan.after)
 

@@ -11,9 +11,9 @@ import typer
 from PIL import Image
 from typer.testing import CliRunner
 
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.images import save_image
-from neuralgae.core.movie import (
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.media.images import save_image
+from neuralgae.core.media.movie import (
     frame_order,
     list_frames,
     natural_key,

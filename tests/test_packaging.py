@@ -30,7 +30,7 @@ def test_wheel_maps_core_and_plugins_under_neuralgae(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
     assert "core" not in tops and "plugins" not in tops
-    assert "neuralgae/core/dream.py" in names
+    assert "neuralgae/core/optvis/dream.py" in names
     assert "neuralgae/plugins/transforms.py" in names
     assert any(n.startswith("neuralgae/plugins/specs/") and n.endswith(".toml") for n in names)
     assert "neuralgae/plugins/specs/music-beat.flac" in names  # the built-in spec 'music' dances to it

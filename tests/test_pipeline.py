@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.hookspecs import hookimpl
-from neuralgae.core.images import load_image, read_metadata
-from neuralgae.core.pipeline import frame_rng, run_spec
-from neuralgae.core.runfolder import MANIFEST, SPEC_FILE, read_manifest
-from neuralgae.core.plugins import PluginError
-from neuralgae.core.spec import load_spec
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.host.hookspecs import hookimpl
+from neuralgae.core.media.images import load_image, read_metadata
+from neuralgae.core.runs.pipeline import frame_rng, run_spec
+from neuralgae.core.runs.runfolder import MANIFEST, SPEC_FILE, read_manifest
+from neuralgae.core.host.plugins import PluginError
+from neuralgae.core.runs.spec import load_spec
 import test_plugins_fakes as fakes
 from test_plugins_fakes import StopAfter, fake_host
 
@@ -271,7 +271,7 @@ def test_a_transform_that_changes_the_shape_is_named(tmp_path, host):
 
 
 def test_source_sample_and_image(tmp_path, host):
-    from neuralgae.core.images import save_image
+    from neuralgae.core.media.images import save_image
 
     text = SPEC.replace('noise = "40x32"', 'sample = "coffee"\nresize = "48x32"')
     run = run_spec(make_spec(tmp_path, host, text, frames=1, out="a"), host=host)

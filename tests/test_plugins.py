@@ -16,9 +16,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.hookspecs import hookimpl
-from neuralgae.core.plugins import PluginError, PluginHost
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.host.hookspecs import hookimpl
+from neuralgae.core.host.plugins import PluginError, PluginHost
 from neuralgae_cli import plugins_cmd
 from neuralgae_cli import run as run_cmd
 import test_plugins_fakes as fakes
@@ -93,8 +93,8 @@ def test_example_plugin_is_found_through_its_entry_point(installed_example):
 def test_example_plugin_runs_in_a_spec(installed_example, tmp_path):
     import numpy as np
 
-    from neuralgae.core.pipeline import run_spec
-    from neuralgae.core.spec import load_spec
+    from neuralgae.core.runs.pipeline import run_spec
+    from neuralgae.core.runs.spec import load_spec
 
     host = PluginHost(builtins=False, entry_points=True, extra=[fakes.fakes])
     path = tmp_path / "spec.toml"
@@ -140,7 +140,7 @@ def entry_host() -> PluginHost:
 
 
 TYPO = """\
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.host.hookspecs import hookimpl
 
 def flip(image, ctx):
     return image[:, ::-1]
@@ -230,7 +230,7 @@ def test_a_plugin_that_raises_while_registering_is_named():
 
 
 def test_duplicate_names_fail_only_where_used(tmp_path, monkeypatch, caplog):
-    from neuralgae.core.spec import load_spec
+    from neuralgae.core.runs.spec import load_spec
 
     plugin = types.ModuleType("copycat")
     plugin.register_transforms = hookimpl(lambda register: register(fakes.zoom))
@@ -408,7 +408,7 @@ def test_nd_specs_lists_them(builtin_host, monkeypatch):
 
 def _needs_librosa_for_music(host, name):
     """Skip a built-in spec that follows music where librosa (neuralgae[audio]) is not installed."""
-    from neuralgae.core.spec import read_toml
+    from neuralgae.core.runs.spec import read_toml
 
     data = read_toml(Path(host.specs[name].path), origin=name)
     if "audio" in data:
@@ -420,7 +420,7 @@ BUILTIN_NAMES = sorted(PluginHost(entry_points=False).specs)
 
 @pytest.mark.parametrize("name", BUILTIN_NAMES)
 def test_built_in_spec_validates(builtin_host, name):
-    from neuralgae.core.spec import load_spec
+    from neuralgae.core.runs.spec import load_spec
 
     _needs_librosa_for_music(builtin_host, name)
     spec = load_spec(name, host=builtin_host)
@@ -429,8 +429,8 @@ def test_built_in_spec_validates(builtin_host, name):
 
 @pytest.mark.parametrize("name", BUILTIN_NAMES)
 def test_built_in_spec_runs_two_tiny_frames(builtin_host, name, tmp_path):
-    from neuralgae.core.pipeline import run_spec
-    from neuralgae.core.spec import load_spec
+    from neuralgae.core.runs.pipeline import run_spec
+    from neuralgae.core.runs.spec import load_spec
 
     _needs_librosa_for_music(builtin_host, name)
     full = load_spec(name, host=builtin_host)
@@ -450,7 +450,7 @@ def test_built_in_spec_runs_two_tiny_frames(builtin_host, name, tmp_path):
 def _bad_transforms():
     import numpy as np
 
-    from neuralgae.core.errors import NeuralgaeError as UserError
+    from neuralgae.core.host.errors import NeuralgaeError as UserError
 
     plugin = types.ModuleType("nd_bad_transforms")
 
@@ -529,8 +529,8 @@ def test_a_user_error_inside_a_plugin_names_where_and_when(tmp_path, monkeypatch
 def test_a_renderer_returning_nan_is_named(tmp_path):
     import numpy as np
 
-    from neuralgae.core.pipeline import run_spec
-    from neuralgae.core.spec import load_spec
+    from neuralgae.core.runs.pipeline import run_spec
+    from neuralgae.core.runs.spec import load_spec
 
     class NanRenderer:
         @staticmethod
@@ -552,7 +552,7 @@ def test_a_renderer_returning_nan_is_named(tmp_path):
 # -- the manifest records who provided each component --------------------------------------------------
 
 FANCY = """\
-from neuralgae.core.hookspecs import hookimpl
+from neuralgae.core.host.hookspecs import hookimpl
 
 def fancy(image, ctx, *, amount: float = 0.5):
     \"\"\"Fades towards grey.\"\"\"
@@ -598,7 +598,7 @@ def test_the_manifest_records_each_components_distribution_and_an_old_run_says_w
 def test_built_in_components_are_recorded_as_neuralgae(builtin_host):
     import importlib.metadata as md
 
-    from neuralgae.core.spec import load_spec
+    from neuralgae.core.runs.spec import load_spec
 
     spec = load_spec("zoom", host=builtin_host)
     provided = builtin_host.provided_by(spec)
@@ -641,7 +641,7 @@ def notices():
 
 
 def test_a_broken_plugin_does_not_block_commands_that_do_not_need_it(site, monkeypatch, notices):
-    from neuralgae.core import plugins as plugins_module
+    from neuralgae.core.host import plugins as plugins_module
     from neuralgae_cli.main import app
 
     fake_distribution(site, "nd-broken-plugin", "nd_no_such_module_xyz")
@@ -739,7 +739,7 @@ def test_renderers_declare_their_ranges():
 
 
 def test_nd_plugins_shows_each_parameters_declared_limits(monkeypatch):
-    from neuralgae.core.plugins import PluginHost
+    from neuralgae.core.host.plugins import PluginHost
 
     app = cli(PluginHost(entry_points=False), monkeypatch)  # (a bare pytest.MonkeyPatch() would never be undone)
     blur = CliRunner().invoke(app, ["plugins", "blur"])

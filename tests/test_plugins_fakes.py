@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 
-from neuralgae.core.hookspecs import hookimpl
-from neuralgae.core.network import LayerInfo
-from neuralgae.core.plugins import PluginHost
+from neuralgae.core.host.hookspecs import hookimpl
+from neuralgae.core.nets.network import LayerInfo
+from neuralgae.core.host.plugins import PluginHost
 
 
 class TinyNetwork:

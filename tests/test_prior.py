@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from neuralgae.core.prior import natural_patches, student_t_penalty, whitening_filters
+from neuralgae.core.optvis.prior import natural_patches, student_t_penalty, whitening_filters
 
 
 def test_filters_whiten_natural_patches():

@@ -53,5 +53,5 @@ def test_docs_and_examples_import_only_the_public_api(path):
 
 def test_the_public_modules_are_still_reachable_as_modules():
     """``neuralgae.core.dream`` is the function; its module is one import_module away."""
-    module = importlib.import_module("neuralgae.core.dream")
+    module = importlib.import_module("neuralgae.core.optvis.dream")
     assert module.dream is core.dream and module.DreamSettings is core.DreamSettings

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuralgae.core.class_groups import dominant_group, group_of, group_ranges, group_shares, groups, lookup_group
-from neuralgae.core.classes import lookup_class
-from neuralgae.core.components import SamplerContext
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.plugins import PluginHost
+from neuralgae.core.chain.class_groups import dominant_group, group_of, group_ranges, group_shares, groups, lookup_group
+from neuralgae.core.nets.classes import lookup_class
+from neuralgae.core.host.components import SamplerContext
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.host.plugins import PluginHost
 from neuralgae.plugins import samplers as S
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "samplers.md"

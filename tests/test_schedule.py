@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuralgae.core.components import FrameContext
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.images import load_image
-from neuralgae.core.pipeline import run_spec
-from neuralgae.core.runfolder import read_manifest
-from neuralgae.core.plugins import PluginHost
-from neuralgae.core.schedule import EASINGS, Keyframes, numeric_kind, parse_keyframes
-from neuralgae.core.spec import load_spec
+from neuralgae.core.host.components import FrameContext
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.media.images import load_image
+from neuralgae.core.runs.pipeline import run_spec
+from neuralgae.core.runs.runfolder import read_manifest
+from neuralgae.core.host.plugins import PluginHost
+from neuralgae.core.runs.schedule import EASINGS, Keyframes, numeric_kind, parse_keyframes
+from neuralgae.core.runs.spec import load_spec
 from test_plugins_fakes import StopAfter, fake_host
 
 SPEC = """\
@@ -255,7 +255,7 @@ def test_a_renderers_schedule_is_checked_against_its_check_params(tmp_path):
 
 def test_the_manifest_records_the_values_nested_steps_used(tmp_path):
     import neuralgae.plugins.transforms as builtin
-    from neuralgae.core.hookspecs import hookimpl
+    from neuralgae.core.host.hookspecs import hookimpl
 
     class ChainOnly:  # the built-in chain beside the fakes (whose zoom it nests)
         __name__ = "chain_only"

@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from neuralgae.core.stream import RateLimiter, StreamRenderer, StreamSettings, SubjectQueue
-from neuralgae.core.stream_live import LiveStream
+from neuralgae.core.stream.stream import RateLimiter, StreamRenderer, StreamSettings, SubjectQueue
+from neuralgae.core.stream.stream_live import LiveStream
 from neuralgae_cli.serve import MAX_BODY, build_stream, create_app, register
 
 TINY = StreamSettings(width=64, height=64, steps=1, first_steps=1, prior_weight=0.0)

@@ -12,8 +12,8 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.spec import (
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.runs.spec import (
     SCHEMA,
     apply_overrides,
     dumps_spec,
@@ -79,7 +79,7 @@ def test_minimal_spec_gets_documented_defaults(tmp_path, host, monkeypatch):
 def test_image_paths_are_relative_to_the_spec_file(tmp_path, host, monkeypatch):
     import numpy as np
 
-    from neuralgae.core.images import save_image
+    from neuralgae.core.media.images import save_image
 
     (tmp_path / "pics").mkdir()
     save_image(tmp_path / "pics" / "a.png", np.zeros((40, 40, 3), np.float32))
@@ -94,7 +94,7 @@ def test_image_paths_are_relative_to_the_spec_file(tmp_path, host, monkeypatch):
 def test_path_parameters_are_relative_to_the_spec_file(tmp_path):
     import types
 
-    from neuralgae.core.hookspecs import hookimpl
+    from neuralgae.core.host.hookspecs import hookimpl
 
     def guided(image, ctx, *, guide: Path | None = None):
         """Renderer with a path parameter."""
@@ -193,7 +193,7 @@ def test_overrides_are_validated_like_the_file(tmp_path, host):
 def test_unknown_spec_name_suggests_built_in_specs(tmp_path, monkeypatch):
     import types
 
-    from neuralgae.core.hookspecs import hookimpl
+    from neuralgae.core.host.hookspecs import hookimpl
 
     plugin = types.ModuleType("spec_plugin")
     spec_file = write(tmp_path, MINIMAL, "zoom.toml")
@@ -210,7 +210,7 @@ def test_unknown_spec_name_suggests_built_in_specs(tmp_path, monkeypatch):
 def test_built_in_spec_errors_name_the_spec(tmp_path):
     import types
 
-    from neuralgae.core.hookspecs import hookimpl
+    from neuralgae.core.host.hookspecs import hookimpl
 
     plugin = types.ModuleType("spec_plugin2")
     spec_file = write(tmp_path, MINIMAL, "loop.toml")
@@ -223,7 +223,7 @@ def test_built_in_spec_errors_name_the_spec(tmp_path):
 def _zoom_host(tmp_path):
     import types
 
-    from neuralgae.core.hookspecs import hookimpl
+    from neuralgae.core.host.hookspecs import hookimpl
 
     plugin = types.ModuleType("spec_plugin3")
     (tmp_path / "specs").mkdir()
@@ -233,8 +233,8 @@ def _zoom_host(tmp_path):
 
 
 def test_a_folder_never_shadows_a_spec_name(tmp_path, monkeypatch):
-    from neuralgae.core.batch import resolve_spec_argument
-    from neuralgae.core.spec import find_spec
+    from neuralgae.core.runs.batch import resolve_spec_argument
+    from neuralgae.core.runs.spec import find_spec
 
     host, spec_file = _zoom_host(tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -251,7 +251,7 @@ def test_a_folder_never_shadows_a_spec_name(tmp_path, monkeypatch):
 def test_a_file_named_like_a_spec_gets_a_notice_saying_which_was_taken(tmp_path, monkeypatch, caplog):
     import logging
 
-    from neuralgae.core.spec import find_spec
+    from neuralgae.core.runs.spec import find_spec
 
     host, spec_file = _zoom_host(tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -292,8 +292,8 @@ def test_first_difference_names_the_key_path():
 def test_docs_spec_md_contains_the_generated_key_table():
     text = (DOCS / "spec.md").read_text(encoding="utf-8")
     assert schema_markdown() in text, (
-        "docs/spec.md is out of date with neuralgae.core.spec.SCHEMA; paste in the output of "
-        "python -c 'from neuralgae.core.spec import schema_markdown; print(schema_markdown())'"
+        "docs/spec.md is out of date with neuralgae.core.runs.spec.SCHEMA; paste in the output of "
+        "python -c 'from neuralgae.core.runs.spec import schema_markdown; print(schema_markdown())'"
     )
 
 

@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from neuralgae.core.classes import lookup_class
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.stream import (
+from neuralgae.core.nets.classes import lookup_class
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.stream.stream import (
     RateLimiter,
     RequestRejected,
     StreamRenderer,
@@ -20,8 +20,8 @@ from neuralgae.core.stream import (
     subject_targets,
     zoom_image,
 )
-from neuralgae.core.stream_live import LiveStream
-from neuralgae.core.stream_record import StreamRecorder
+from neuralgae.core.stream.stream_live import LiveStream
+from neuralgae.core.stream.stream_record import StreamRecorder
 
 GOLDFISH, VOLCANO, FROG = (lookup_class(n).index for n in ("goldfish", "volcano", "tree frog"))
 
@@ -250,8 +250,8 @@ def test_the_renderer_continues_only_from_an_image_of_its_size(net):
 
 
 def test_a_recording_is_a_run_folder_that_continues(tmp_path):
-    from neuralgae.core.movie import list_frames
-    from neuralgae.core.runfolder import read_manifest
+    from neuralgae.core.media.movie import list_frames
+    from neuralgae.core.runs.runfolder import read_manifest
 
     folder = tmp_path / "rec"
     rec = StreamRecorder(folder, settings=TINY.as_dict(), seed=7)

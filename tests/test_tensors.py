@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from neuralgae.core.tensors import flush_denormals, flushing_denormals, resize_tensor, to_image, to_tensor
+from neuralgae.core.optvis.tensors import flush_denormals, flushing_denormals, resize_tensor, to_image, to_tensor
 
 
 def test_to_tensor_and_back():
@@ -39,10 +39,10 @@ def test_flush_denormals_restores_the_callers_setting(before):
 
 
 def test_rendering_does_not_change_the_denormal_setting(net):
-    from neuralgae.core.draw import render_draw, start_canvas, targets_from_classes
-    from neuralgae.core.draw_schedule import preset, with_steps
-    from neuralgae.core.dream import DreamSettings, build_objective, dream
-    from neuralgae.core.network import parse_layer_selections
+    from neuralgae.core.optvis.draw import render_draw, start_canvas, targets_from_classes
+    from neuralgae.core.optvis.draw_schedule import preset, with_steps
+    from neuralgae.core.optvis.dream import DreamSettings, build_objective, dream
+    from neuralgae.core.nets.network import parse_layer_selections
 
     rng = np.random.default_rng(0)
     canvas = start_canvas(64, 64, rng)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from neuralgae.core.components import RenderContext
-from neuralgae.core.images import smooth_noise
-from neuralgae.core.tileable import (
+from neuralgae.core.host.components import RenderContext
+from neuralgae.core.media.images import smooth_noise
+from neuralgae.core.optvis.tileable import (
     SEAM_LIMIT,
     TileableNetwork,
     circular_pad,
@@ -103,8 +103,8 @@ def test_tiled_repeats_the_image():
 
 
 def test_a_spec_can_ask_for_tileable(tmp_path):
-    from neuralgae.core.plugins import PluginHost
-    from neuralgae.core.spec import load_spec
+    from neuralgae.core.host.plugins import PluginHost
+    from neuralgae.core.runs.spec import load_spec
 
     path = tmp_path / "t.toml"
     path.write_text('[source]\nnoise = "64x64"\n[renderer]\nname = "dream"\ntileable = true\n', encoding="utf-8")
@@ -113,7 +113,7 @@ def test_a_spec_can_ask_for_tileable(tmp_path):
 
 
 def test_a_tileable_drawing_has_no_seam(net):
-    from neuralgae.core.draw import start_canvas
+    from neuralgae.core.optvis.draw import start_canvas
     from neuralgae.plugins.draw import draw
 
     start = start_canvas(96, 96, np.random.default_rng(0))
@@ -125,8 +125,8 @@ def test_a_tileable_drawing_has_no_seam(net):
 
 
 def test_the_torus_blur_smooths_across_the_wrap():
-    from neuralgae.core.draw_views import gaussian_blur
-    from neuralgae.core.tileable import torus_ops
+    from neuralgae.core.optvis.draw_views import gaussian_blur
+    from neuralgae.core.optvis.tileable import torus_ops
 
     _, blur, _ = torus_ops(None, gaussian_blur)
     x = torch.zeros(1, 1, 16, 16)
@@ -139,7 +139,7 @@ def test_the_torus_blur_smooths_across_the_wrap():
 def test_nd_dream_and_nd_draw_tileable_write_textures_that_wrap(tmp_path):
     from typer.testing import CliRunner
 
-    from neuralgae.core.images import load_image, read_metadata
+    from neuralgae.core.media.images import load_image, read_metadata
     from neuralgae_cli.main import app
 
     dreamed, drawn = tmp_path / "dream.png", tmp_path / "draw.png"

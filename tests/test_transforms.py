@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuralgae.core.components import FrameContext
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.plugins import PluginHost
+from neuralgae.core.host.components import FrameContext
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.host.plugins import PluginHost
 from neuralgae.plugins import transforms as T
 from neuralgae.plugins.shift_functions import linear_shift, random_shift, shift_amounts, sine_shift
 
@@ -495,7 +495,7 @@ def test_every_float_is_finite_by_default(registry, name, param, value):
 
 
 def _spec(tmp_path, transforms_toml: str):
-    from neuralgae.core.spec import load_spec
+    from neuralgae.core.runs.spec import load_spec
 
     path = tmp_path / "spec.toml"
     path.write_text('[source]\nnoise = "32x32"\n[renderer]\nname = "dream"\n' + transforms_toml, encoding="utf-8")

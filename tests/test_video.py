@@ -11,14 +11,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.flow import frame_motion, warp_error
-from neuralgae.core.images import load_image, save_image
-from neuralgae.core.movie import write_animation
-from neuralgae.core.pipeline import run_spec
-from neuralgae.core.runfolder import MANIFEST
-from neuralgae.core.spec import load_spec
-from neuralgae.core.video import iter_frames, open_video, write_video
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.media.flow import frame_motion, warp_error
+from neuralgae.core.media.images import load_image, save_image
+from neuralgae.core.media.movie import write_animation
+from neuralgae.core.runs.pipeline import run_spec
+from neuralgae.core.runs.runfolder import MANIFEST
+from neuralgae.core.runs.spec import load_spec
+from neuralgae.core.media.video import iter_frames, open_video, write_video
 from test_plugins_fakes import StopAfter, fake_host
 
 FRAMES, SIDE, SPEED, FPS = 6, 48, 3, 8.0
@@ -242,7 +242,7 @@ def test_resume_refuses_a_changed_coherence(tmp_path, clip_dir):
 
 @pytest.fixture(scope="module")
 def real_host():
-    from neuralgae.core.plugins import PluginHost
+    from neuralgae.core.host.plugins import PluginHost
 
     return PluginHost(entry_points=False)
 

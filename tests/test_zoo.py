@@ -19,12 +19,12 @@ import torch
 from torch import nn
 from typer.testing import CliRunner
 
-from neuralgae.core.errors import NeuralgaeError
-from neuralgae.core.network import parse_layer_selections
+from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.nets.network import parse_layer_selections
 
 torchvision = pytest.importorskip("torchvision")
 
-from neuralgae.core import torchvision_nets as tvn  # noqa: E402
+from neuralgae.core.nets import torchvision_nets as tvn  # noqa: E402
 
 SIDE = 96
 
@@ -180,7 +180,7 @@ def test_the_mean_of_the_logits_map_is_the_models_output(zoo):
 
 
 def test_a_dream_step_increases_the_objective(zoo):
-    from neuralgae.core.dream import DreamSettings, ascent_step, build_objective, objective_gradient, to_tensor
+    from neuralgae.core.optvis.dream import DreamSettings, ascent_step, build_objective, objective_gradient, to_tensor
 
     net = zoo.net
     objective = build_objective(net, parse_layer_selections(zoo.case.dream, net))
@@ -194,8 +194,8 @@ def test_a_dream_step_increases_the_objective(zoo):
 def test_a_draw_step_raises_the_class_logit(zoo):
     from dataclasses import replace
 
-    from neuralgae.core.draw import DrawTarget, class_scores, render_draw, start_canvas
-    from neuralgae.core.draw_schedule import Octave, preset
+    from neuralgae.core.optvis.draw import DrawTarget, class_scores, render_draw, start_canvas
+    from neuralgae.core.optvis.draw_schedule import Octave, preset
 
     net = zoo.net
     rng = np.random.default_rng(0)
@@ -222,7 +222,7 @@ def resnet18_file(tmp_path_factory):
 
 @pytest.fixture
 def host():
-    from neuralgae.core.plugins import PluginHost
+    from neuralgae.core.host.plugins import PluginHost
 
     return PluginHost(entry_points=False).use(device="cpu", precision="fp32")
 
@@ -318,8 +318,8 @@ def test_googlenet_is_built_as_torchvisions_weights_expect(host, googlenet_file)
 
 
 def test_bf16_on_the_cpu_runs_under_autocast(googlenet_file):
-    from neuralgae.core.placement import AutocastNetwork
-    from neuralgae.core.plugins import PluginHost
+    from neuralgae.core.nets.placement import AutocastNetwork
+    from neuralgae.core.host.plugins import PluginHost
 
     host = PluginHost(entry_points=False).use(device="cpu", precision="bf16")
     net = host.network("torchvision:googlenet", weights=googlenet_file)
@@ -329,8 +329,8 @@ def test_bf16_on_the_cpu_runs_under_autocast(googlenet_file):
 
 
 def test_aiming_with_a_whole_image_logit_needs_tiles(resnet18_file, tmp_path):
-    from neuralgae.core.draw import DrawTarget, check_aim_fits
-    from neuralgae.core.draw_aim import region_mask
+    from neuralgae.core.optvis.draw import DrawTarget, check_aim_fits
+    from neuralgae.core.optvis.draw_aim import region_mask
 
     vgg_like = type("Net", (), {"name": "torchvision:vgg16", "spatial_logits": False, "input_size": 224})()
     targets = [DrawTarget(1, mask=region_mask("top", 224, 224)), DrawTarget(2, mask=region_mask("bottom", 224, 224))]
@@ -364,8 +364,8 @@ def test_nd_layers_lists_a_torchvision_networks_layers(googlenet_file):
 
 
 def test_nd_dream_records_the_network_and_its_weights(googlenet_file, tmp_path):
-    from neuralgae.core.images import read_metadata
-    from neuralgae.core.weights import file_sha256
+    from neuralgae.core.media.images import read_metadata
+    from neuralgae.core.nets.weights import file_sha256
 
     out = tmp_path / "d.png"
     result = nd("dream", "noise:64x64", "-o", out, "--network", "torchvision:googlenet", "--weights", googlenet_file,
@@ -379,7 +379,7 @@ def test_nd_dream_records_the_network_and_its_weights(googlenet_file, tmp_path):
 def test_a_spec_takes_weights_relative_to_its_folder(googlenet_file, tmp_path, monkeypatch):
     import json
 
-    from neuralgae.core.weights import file_sha256
+    from neuralgae.core.nets.weights import file_sha256
 
     folder = tmp_path / "specs"
     folder.mkdir()

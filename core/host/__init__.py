@@ -1,0 +1,1 @@
+"""The plugin host: hook specifications, the plugin manager, the components plugins declare, errors, limits and atomic writes."""

@@ -1,0 +1,1 @@
+"""Media: images, animations and video, optical flow, audio."""

@@ -1,0 +1,1 @@
+"""Networks: loading, the built-in EfficientNet-Lite and zoo networks, weights, placement on devices, memory, ensembles, classes and classifying."""

@@ -1,0 +1,1 @@
+"""Feature visualisation: objectives, image parameterisations and priors, tiling, DeepDream and deepdraw."""

@@ -1,0 +1,1022 @@
+"""Pipeline specs: TOML files that describe a run, validated completely before any work starts.
+
+A spec names a source image (or noise), a renderer with its parameters, a
+chain of inter-frame transforms, an optional category sampler, the number of
+frames, the seed and the outputs. :func:`load_spec` reads one (a file or the
+name of a built-in spec), applies ``--set key.path=value`` overrides and
+returns a validated :class:`Spec`; every problem is reported as one
+:class:`~neuralgae.core.host.errors.NeuralgaeError` naming the file, the key path
+and what is allowed. Nothing in a spec is ever evaluated as code: values are
+parsed by ``tomllib`` and checked against :data:`SCHEMA` and against the
+parameters the plugins declare.
+
+The key reference in ``docs/spec.md`` contains :func:`schema_markdown`
+verbatim (a test checks it), so documentation and schema cannot drift.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from ..host.errors import NeuralgaeError, did_you_mean, option
+from ..media.images import parse_size
+from ..media.movie import DEFAULT_FPS
+from ..host.limits import MAX_SPEC_BYTES, MAX_TOML_DEPTH, check_fps, check_frames, check_loop, toml_depth
+from .schedule import FrameSignals, as_table_value, check_schedules, is_schedule, resolve, split_schedules
+
+SAMPLE_IMAGES = ("astronaut", "camera", "chelsea", "coffee")
+"""Photos bundled with scikit-image (no download) usable as ``source.sample``."""
+
+DEFAULT_NETWORK = "efficientnet-lite0"
+DEFAULT_FRAME_PATTERN = "frame_{index:05d}.png"
+DEFAULT_NOISE = "512x512"
+DEFAULT_COHERENCE = 0.8
+SOURCE_STARTS = ("image", "sample", "noise", "video")
+VIDEO_KEYS = ("video", "coherence")
+RESERVED_STAGE_KEYS = ("name",)
+
+_FRAME_PATTERN = re.compile(r"^[^{}/\\]*\{index(?::0?[1-9]\d?d)?\}[^{}/\\]*\.png$")
+
+
+# -- the schema ------------------------------------------------------------------
+
+
+def _check_int(*, low: int) -> Callable[[Any], Any]:
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be a whole number; got {value!r}")
+        if value < low:
+            raise ValueError(f"must be at least {low}; got {value}")
+        return value
+
+    return check
+
+
+def _check_fps(value):
+    try:
+        return check_fps(value, "it")
+    except NeuralgaeError as exc:
+        raise ValueError(str(exc)[len("it "):]) from None
+
+
+def _check_loop(value):
+    try:
+        return check_loop(value, "it")
+    except NeuralgaeError as exc:
+        raise ValueError(str(exc)[len("it "):]) from None
+
+
+def _check_bool(value):
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false; got {value!r}")
+    return value
+
+
+def _check_text(value):
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string; got {value!r}")
+    return value
+
+
+MAX_NETWORKS = 16
+"""Most networks a spec may alternate between (each is loaded once, and they stay in memory)."""
+
+
+def _check_network(value):
+    if isinstance(value, list):
+        if not 1 <= len(value) <= MAX_NETWORKS:
+            raise ValueError(f"must list 1 to {MAX_NETWORKS} networks; got {len(value)}")
+        return [_check_network_choice(v) for v in value]
+    return _check_network_choice(value)
+
+
+def _check_network_choice(value):
+    """A network name, or a table naming one with its options: ``{ name = "torchvision:googlenet", weights = "g.pth" }``."""
+    if isinstance(value, dict):
+        if "name" not in value:
+            raise ValueError(
+                f"as a table needs a 'name', e.g. {{ name = \"torchvision:googlenet\", weights = \"googlenet.pth\" }}; got {value!r}"
+            )
+        _check_str(value["name"])
+        return value
+    return _check_str(value)
+
+
+def _check_str(value):
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"must be a non-empty string; got {value!r}")
+    return value
+
+
+def _check_size(value):
+    if not isinstance(value, str):
+        raise ValueError(f"must be a size written \"WIDTHxHEIGHT\" in quotes, e.g. \"512x512\"; got {value!r}")
+    try:
+        return parse_size(value)
+    except NeuralgaeError as exc:
+        raise ValueError(str(exc).replace("cannot read size", "cannot read")) from None
+
+
+def _check_coherence(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"must be a number from 0 (off) to below 1; got {value!r}")
+    if not 0 <= value < 1:
+        raise ValueError(f"must be from 0 (off) to below 1 (0.8 is a good start); got {value}")
+    return float(value)
+
+
+def _check_sample(value):
+    if value not in SAMPLE_IMAGES:
+        hint = did_you_mean(str(value), SAMPLE_IMAGES)
+        raise ValueError(f"must be one of {', '.join(map(repr, SAMPLE_IMAGES))}; got {value!r}{hint}")
+    return value
+
+
+def _check_animation(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip() and "/" not in value and "\\" not in value:
+        return value
+    raise ValueError(f"must be true, false or a file name inside the output folder; got {value!r}")
+
+
+def _check_frame_pattern(value):
+    if not isinstance(value, str) or not _FRAME_PATTERN.match(value):
+        raise ValueError(
+            f"must be a PNG file name containing {{index}} or {{index:05d}} (no other braces, no folders), "
+            f"e.g. \"frame_{{index:05d}}.png\"; got {value!r}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of the spec: its dotted path, type, default and meaning."""
+
+    path: str
+    type: str
+    default: Any
+    doc: str
+    check: Callable[[Any], Any] | None = None
+
+    @property
+    def table(self) -> str:
+        return self.path.rpartition(".")[0]
+
+    @property
+    def name(self) -> str:
+        return self.path.rpartition(".")[2]
+
+
+_NONE = None
+
+SCHEMA: tuple[Key, ...] = (
+    Key("description", "string", "", "One line saying what the spec makes; `nd specs` shows it.", _check_text),
+    Key("seed", "whole number >= 0", 0, "Seeds every random choice. Frame *k* draws from its own generator derived from (seed, k), so a resumed run sees the same numbers.", _check_int(low=0)),
+    Key("frames", "whole number >= 1", 10, "How many frames to render.", _check_int(low=1)),
+    Key("network", "string, table, or a list of them", DEFAULT_NETWORK, "The network renderers dream with and the sampler classifies with (`nd plugins --kind network` lists them; docs/networks.md describes each). A table names it with its options: `network = { name = \"torchvision:googlenet\", weights = \"googlenet.pth\" }` (or a `[network]` table). A list is used in turn, frame by frame (frame *k* uses entry *k* modulo its length), as the later Neuralgae versions alternated networks; its entries may be tables too.", _check_network),
+    Key("network.name", "string (required in a table)", _NONE, "The network's name, as `network` would give it alone. Every other key of the table is one of the network's options.", _check_str),
+    Key("network.weights", "string (path)", _NONE, "A weights file for the network (`--weights` on the command line): a state_dict or a checkpoint holding one, or for `torchscript` the TorchScript file. Relative to the spec file (to the current folder with `--set`); checked to exist before any work. Without it, a `torchvision:` network looks in the torch hub cache; nothing is ever downloaded.", _check_str),
+    Key("source.image", "string (path)", _NONE, "Start from this image file. A relative path is relative to the spec file (to the current folder when given with `--set`).", _check_str),
+    Key("source.sample", "string", _NONE, f"Start from a photo bundled with scikit-image: {', '.join(map(repr, SAMPLE_IMAGES))}.", _check_sample),
+    Key("source.noise", "string \"WxH\"", _NONE, f"Start from smooth grey noise of this size (the default when no source is given is \"{DEFAULT_NOISE}\").", _check_size),
+    Key("source.resize", "string \"WxH\"", _NONE, "Resize the image, sample or video frames to this size first.", _check_size),
+    Key("source.video", "string (path)", _NONE, "Dream a video: a video file (`.mp4`, `.mov`, `.webm`, `.mkv`, `.avi`, `.gif`) or a folder of frames (natural order). Frame *k* is the dream of the video's frame *k*; `frames` defaults to the video's frame count (a smaller `frames` dreams only the first ones), `output.fps` to its frame rate, and an MP4 output keeps its audio. No `[[transforms]]`. Relative paths as for `source.image`.", _check_str),
+    Key("source.coherence", "number in [0, 1)", DEFAULT_COHERENCE, "With `source.video`: how much of the previous frame's dream, warped along the video's optical flow, each frame starts from (and keeps); occluded or fast-changing regions dream afresh. 0 dreams every frame on its own (it flickers); 0.8 cuts flicker by about 2.5 times (see docs/video.md).", _check_coherence),
+    Key("renderer.name", "string (required)", _NONE, "The renderer that turns the current image into the next frame (`dream`, `draw`, ...). Every other key of `[renderer]` is one of its parameters (`nd plugins NAME` lists them).", _check_str),
+    Key("transforms[].name", "string (required)", _NONE, "A transform applied to the previous frame before the next one is rendered; `[[transforms]]` tables apply in order. Every other key of the table is one of its parameters.", _check_str),
+    Key("sampler.name", "string (required)", _NONE, "A category sampler. When `[sampler]` is present, each frame is classified by the network and the sampler chooses the classes of the next frame (passed to the renderer). Every other key is one of its parameters.", _check_str),
+    Key("audio.file", "string (path)", _NONE, 'Dream to music: a sound file (WAV, MP3, FLAC, OGG, M4A, anything ffmpeg plays), relative to the spec file (to the current folder with `--set`). Without an explicit `frames` the run lasts as long as the sound at `output.fps`; parameters may follow it (`{ audio = \"beat\", min = 0.01, max = 0.08 }`, see docs/animation.md) and an MP4 output carries it, in sync (frame *i* at *i*/fps). Not with `source.video`.', _check_str),
+    Key("output.dir", "string (path)", "runs/SPEC-NAME", "Folder for the frames, `manifest.jsonl`, the resolved `spec.toml` and the animations. A relative path is relative to the current folder. `--out` overrides it.", _check_str),
+    Key("output.frame_pattern", "string", DEFAULT_FRAME_PATTERN, "File name of each frame: a PNG name containing `{index}` with optional zero padding (`{index:05d}`), so that sorting the names gives the order.", _check_frame_pattern),
+    Key("output.gif", "true, false or file name", False, "Write an animated GIF of all frames at the end (`true` names it after the spec).", _check_animation),
+    Key("output.mp4", "true, false or file name", False, "Write an MP4 video of all frames at the end (`true` names it after the spec).", _check_animation),
+    Key("output.fps", "number > 0, at most 240", DEFAULT_FPS, "Frames per second of the GIF and MP4.", _check_fps),
+    Key("output.reverse", "true or false", False, "Play the animations backwards (a zoom-in loop becomes a zoom-out).", _check_bool),
+    Key("output.pingpong", "true or false", False, "Play forwards then backwards, so the animation loops without a jump.", _check_bool),
+    Key("output.loop", "whole number 0 to 65535", 0, "How many times the GIF loops (0: forever).", _check_loop),
+    Key("output.seamless", "true or false", False, "Loop without a jump: the last frames dissolve into the first, as many as it takes for the change across the wrap to be no more than 1.5 times the median change between frames (see docs/animation.md). Not with `pingpong`.", _check_bool),
+)
+
+SCHEMA_BY_PATH = {k.path: k for k in SCHEMA}
+TOP_LEVEL_KEYS = ("description", "seed", "frames", "network", "source", "renderer", "transforms", "sampler", "audio", "output")
+FIXED_TABLES = ("source", "output")
+
+
+def schema_markdown() -> str:
+    """The key reference table of ``docs/spec.md``, generated from :data:`SCHEMA`."""
+    lines = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for k in SCHEMA:
+        if k.default is None:
+            default = "—"
+        elif k.path == "output.dir":
+            default = f"`{k.default}`"
+        else:
+            default = f"`{_toml_value(k.default)}`"
+        lines.append(f"| `{k.path}` | {k.type} | {default} | {k.doc} |")
+    return "\n".join(lines) + "\n"
+
+
+# -- the validated spec -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A renderer, transform or sampler as a spec uses it: its name and bound parameters.
+
+    ``params`` holds every parameter with defaults filled in; ``given`` only
+    those the spec wrote.
+    """
+
+    name: str
+    params: dict
+    given: dict = field(default_factory=dict)
+
+    def as_table(self) -> dict:
+        """The stage as the spec writes it: schedules as their tables."""
+        return {"name": self.name, **{k: as_table_value(v) for k, v in self.params.items() if v is not None}}
+
+    def at(self, frame: int, signals: FrameSignals | None = None) -> dict:
+        """The parameters frame ``frame`` passes to the component: schedules at their value on that frame."""
+        return resolve(self.params, frame, signals)
+
+    def table_at(self, frame: int, signals: FrameSignals | None = None) -> dict:
+        """:meth:`as_table` with the values frame ``frame`` uses (what its manifest entry records)."""
+        return {"name": self.name, **{k: v for k, v in self.at(frame, signals).items() if v is not None}}
+
+    @property
+    def scheduled(self) -> tuple[str, ...]:
+        """The names of the parameters that follow a schedule."""
+        return tuple(k for k, v in self.params.items() if is_schedule(v))
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the frames start: exactly one of ``image``, ``sample``, ``noise`` (W, H) or ``video``.
+
+    ``video`` is a video file or folder of frames, probed at validation
+    (``video_info``, a :class:`~neuralgae.core.media.video.VideoSource`);
+    ``coherence`` applies to videos only.
+    """
+
+    image: Path | None = None
+    sample: str | None = None
+    noise: tuple[int, int] | None = None
+    resize: tuple[int, int] | None = None
+    video: Path | None = None
+    coherence: float = DEFAULT_COHERENCE
+    video_info: Any = field(default=None, compare=False, repr=False)
+
+    def as_table(self) -> dict:
+        out: dict = {}
+        if self.image is not None:
+            out["image"] = str(self.image)
+        if self.sample is not None:
+            out["sample"] = self.sample
+        if self.noise is not None:
+            out["noise"] = f"{self.noise[0]}x{self.noise[1]}"
+        if self.video is not None:
+            out["video"] = str(self.video)
+            out["coherence"] = self.coherence
+        if self.resize is not None:
+            out["resize"] = f"{self.resize[0]}x{self.resize[1]}"
+        return out
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where and how a run writes its frames and animations."""
+
+    dir: Path
+    frame_pattern: str = DEFAULT_FRAME_PATTERN
+    gif: bool | str = False
+    mp4: bool | str = False
+    fps: float = DEFAULT_FPS
+    reverse: bool = False
+    pingpong: bool = False
+    loop: int = 0
+    seamless: bool = False
+
+    def frame_name(self, index: int) -> str:
+        return self.frame_pattern.format(index=index)
+
+    def animation_path(self, kind: str, spec_name: str) -> Path | None:
+        """The GIF or MP4 file to write, or None when that output is off."""
+        value = getattr(self, kind)
+        if value is False:
+            return None
+        return self.dir / (f"{spec_name}.{kind}" if value is True else value)
+
+    def as_table(self) -> dict:
+        return {
+            "dir": str(self.dir),
+            "frame_pattern": self.frame_pattern,
+            "gif": self.gif,
+            "mp4": self.mp4,
+            "fps": self.fps,
+            "reverse": self.reverse,
+            "pingpong": self.pingpong,
+            "loop": self.loop,
+            "seamless": self.seamless,
+        }
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated pipeline spec. ``origin`` labels it in messages (the file as given)."""
+
+    name: str
+    origin: str
+    path: Path | None
+    description: str
+    seed: int
+    frames: int
+    network: str | tuple[str, ...]
+    source: Source
+    renderer: Stage
+    transforms: tuple[Stage, ...]
+    sampler: Stage | None
+    output: Output
+    audio: Any = None  # a decoded neuralgae.core.media.audio.AudioTrack, or None
+    network_options: dict = field(default_factory=dict)  # network name -> its options (files absolute)
+
+    @property
+    def networks(self) -> tuple[str, ...]:
+        """Every network the spec uses, in its order (one, or the list it alternates)."""
+        return self.network if isinstance(self.network, tuple) else (self.network,)
+
+    def network_at(self, index: int) -> str:
+        """The network frame ``index`` is made with: the list's entries in turn."""
+        return self.networks[index % len(self.networks)]
+
+    def to_dict(self, *, include_output: bool = True) -> dict:
+        """The resolved spec as plain TOML values (paths absolute, defaults filled in)."""
+        out: dict = {
+            "description": self.description,
+            "seed": self.seed,
+            "frames": self.frames,
+            "network": [self._network_table(n) for n in self.network] if isinstance(self.network, tuple) else self._network_table(self.network),
+            "source": self.source.as_table(),
+            "renderer": self.renderer.as_table(),
+            "transforms": [t.as_table() for t in self.transforms],
+        }
+        if self.sampler is not None:
+            out["sampler"] = self.sampler.as_table()
+        if self.audio is not None:
+            out["audio"] = {"file": str(self.audio.path)}
+        if include_output:
+            out["output"] = self.output.as_table()
+        return _plain(out)
+
+    def _network_table(self, name: str):
+        """A network as the spec writes it: its name, or a table with its options (files as absolute paths)."""
+        options = self.network_options.get(name)
+        if not options:
+            return name
+        return {"name": name, **{k: str(v) if isinstance(v, Path) else v for k, v in options.items() if v is not None}}
+
+    def fingerprint(self) -> dict:
+        """What must not change for a run to be resumed: everything but frames, outputs and description."""
+        d = self.to_dict(include_output=False)
+        d.pop("frames")
+        d.pop("description")
+        return d
+
+
+def _plain(value):
+    """Tuples -> lists, recursively, so the spec compares equal after a TOML round trip."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# -- reading ---------------------------------------------------------------------
+
+
+def read_toml(path: Path, *, origin: str) -> dict:
+    """Parse a TOML file; syntax errors name the file and the line."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_SPEC_BYTES + 1)
+        if len(raw) > MAX_SPEC_BYTES:
+            raise NeuralgaeError(
+                f"spec file '{origin}' is larger than the limit of {MAX_SPEC_BYTES // 1024} KiB for a spec; "
+                "is it the right file?"
+            )
+        text = raw.decode("utf-8")
+    except FileNotFoundError:
+        raise NeuralgaeError(f"spec file '{origin}' does not exist") from None
+    except IsADirectoryError:
+        raise NeuralgaeError(f"'{origin}' is a folder, not a spec file") from None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise NeuralgaeError(
+            f"spec file '{origin}' is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
+            "save it as UTF-8, as TOML requires"
+        ) from None
+    except OSError as exc:
+        raise NeuralgaeError(f"cannot read spec file '{origin}': {exc.strerror or exc}") from None
+    too_deep = NeuralgaeError(f"{origin}: tables and arrays nest more than {MAX_TOML_DEPTH} deep; a spec needs at most 4")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise NeuralgaeError(f"{origin}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise too_deep from None
+    if toml_depth(data) > MAX_TOML_DEPTH:
+        raise too_deep
+    return data
+
+
+def is_spec_name(text: str | Path, host) -> bool:
+    """Whether ``text`` is the bare name (no ``.toml``, no folder) of a built-in or plugin spec."""
+    text = str(text)
+    return text in host.specs and Path(text).suffix != ".toml" and "/" not in text and "\\" not in text
+
+
+_noted_ambiguous: set[str] = set()
+
+
+def find_spec(name_or_path: str | Path, host) -> tuple[Path, str, str]:
+    """Resolve a spec argument: the name of a registered spec, or an existing file.
+
+    A bare name of a built-in or plugin spec is that spec even when the
+    current folder holds a folder of the same name (``nd run zoom --out zoom``
+    leaves one); when it holds a *file* of that name, the registered spec is
+    still taken and a notice says how to run the file (``./zoom``), so a name
+    never means different things in different folders.
+    Returns (file, origin label, spec name).
+    """
+    text = str(name_or_path)
+    path = Path(text)
+    if is_spec_name(text, host):
+        if path.is_file() and text not in _noted_ambiguous:
+            _noted_ambiguous.add(text)
+            kind = _label(text, host).partition(" (")[2].rstrip(")")
+            logging.getLogger("neuralgae").info(f"'{text}' names a file here and a {kind}; using the {kind}, write ./{text} to run the file")
+        return Path(host.specs[text].path), _label(text, host), text
+    if path.suffix == ".toml" or path.exists() or "/" in text or "\\" in text:
+        if not path.exists():
+            hint = did_you_mean(path.stem, host.specs) if path.suffix == ".toml" else ""
+            raise NeuralgaeError(
+                f"spec file '{text}' does not exist{hint.replace('; did you mean', '; a built-in spec is called') if hint else ''}"
+            )
+        if path.is_dir():
+            raise NeuralgaeError(f"'{text}' is a folder, not a spec file; give the TOML file in it, or a built-in spec's name (`nd specs`)")
+        return path, text, path.stem
+    known = list(host.specs)
+    raise NeuralgaeError(
+        f"no spec file or built-in spec called '{text}'{did_you_mean(text, known)} "
+        f"(built-in specs: {', '.join(known) or 'none'}; `nd specs` lists them)"
+    )
+
+
+def _label(name: str, host) -> str:
+    """How a registered spec is named in messages: ``zoom (built-in spec)`` or ``x (spec from PLUGIN)``."""
+    entry = host.specs[name]
+    return f"{name} (built-in spec)" if entry.source == "built-in" else f"{name} (spec from {entry.source})"
+
+
+# -- overrides ---------------------------------------------------------------------
+
+
+_PATH_PART = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def parse_value(text: str):
+    """Parse an override value as a TOML value; anything else is taken as a bare string.
+
+    ``5`` -> 5, ``0.02`` -> 0.02, ``true`` -> True, ``[1, 2]`` -> [1, 2],
+    ``"a b"`` -> 'a b', ``128x128`` -> '128x128'. Never evaluated as code.
+    """
+    if "\n" in text or "\r" in text:
+        return text
+    try:
+        parsed = tomllib.loads(f"value = {text}")
+    except tomllib.TOMLDecodeError:
+        return text
+    if set(parsed) != {"value"}:
+        return text
+    return parsed["value"]
+
+
+def spec_relative(value: str | Path, base_dir: Path) -> Path:
+    """A path written in a spec, made absolute: ``~`` expanded, relative to the spec's folder."""
+    return (base_dir / Path(value).expanduser()).resolve()
+
+
+CWD_RELATIVE_KEYS = ("source.image", "source.video", "audio.file", "network.weights")
+"""Paths that ``--set`` takes relative to the current folder (in a spec file, to the spec's folder)."""
+
+
+def cwd_relative(value: str, cwd: Path | None = None) -> str:
+    """A path given with ``--set``, made absolute against ``cwd`` (default: the current folder)."""
+    return str((cwd or Path.cwd()) / Path(value).expanduser())
+
+
+def apply_overrides(data: dict, overrides: Sequence[str], *, cwd: Path | None = None) -> dict:
+    """Apply ``key.path=value`` overrides to a parsed spec; returns a new dict.
+
+    Numbers in the path index arrays (``transforms.0.scale``); an index one
+    past the end appends a new table. ``source.image`` and ``source.video``
+    given here are relative to the current folder.
+    """
+    data = _deep_copy(data)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        label = f"{option('set')} {item}"
+        if not sep or not key:
+            raise NeuralgaeError(f"{label}: write KEY.PATH=VALUE, e.g. {option('set')} renderer.steps=5")
+        parts = key.split(".")
+        if any(not _PATH_PART.match(p) for p in parts):
+            raise NeuralgaeError(f"{label}: '{key}' is not a key path; write names separated by dots, e.g. transforms.0.scale")
+        value = parse_value(raw.strip())
+        if key in CWD_RELATIVE_KEYS and isinstance(value, str):
+            value = cwd_relative(value, cwd)
+        if len(parts) == 2 and parts[0] == "network":
+            _network_as_table(data, label)
+        if len(parts) == 2 and parts[0] == "source" and parts[1] in SOURCE_STARTS:
+            src = data.get("source")
+            if isinstance(src, dict):  # a new start replaces the old one
+                for other in SOURCE_STARTS:
+                    src.pop(other, None)
+        _set_path(data, parts, value, label)
+    return data
+
+
+def _network_as_table(data: dict, label: str) -> None:
+    """``network = "x"`` as ``network = { name = "x" }``, so ``--set network.weights=...`` can give it an option."""
+    network = data.get("network", DEFAULT_NETWORK)
+    if isinstance(network, list):
+        raise NeuralgaeError(
+            f"{label}: the spec's network is a list; give each entry its options in the spec, "
+            "e.g. network = [{ name = \"torchvision:googlenet\", weights = \"googlenet.pth\" }, \"efficientnet-lite0\"]"
+        )
+    if isinstance(network, str):
+        data["network"] = {"name": network}
+
+
+def _deep_copy(value):
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+def _set_path(data: dict, parts: list[str], value, label: str) -> None:
+    node = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        where = ".".join(parts[:i]) or "the spec"
+        if isinstance(node, list):
+            if not part.isdigit():
+                raise NeuralgaeError(f"{label}: '{where}' is a list; index it with a number, e.g. {where}.0")
+            idx = int(part)
+            if idx > len(node):
+                raise NeuralgaeError(
+                    f"{label}: '{where}' has {len(node)} entries (indices 0 to {len(node) - 1}); "
+                    f"use an index up to {len(node)} (which adds one)"
+                )
+            if last:
+                if idx == len(node):
+                    node.append(value)
+                else:
+                    node[idx] = value
+                return
+            if idx == len(node):
+                node.append({})
+            node = node[idx]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+                return
+            if part not in node:
+                node[part] = [] if part == "transforms" else {}
+            node = node[part]
+        else:
+            raise NeuralgaeError(f"{label}: '{where}' is a single value, not a table; it has no key '{part}'")
+
+
+# -- validation ----------------------------------------------------------------------
+
+
+def _fail(origin: str, where: str, message: str) -> NeuralgaeError:
+    return NeuralgaeError(f"{origin}: {where} {message}" if where else f"{origin}: {message}")
+
+
+def _check_keys(origin: str, table: dict, allowed: Sequence[str], where: str, *, video_keys: Sequence[str] = ()) -> None:
+    """Refuse keys not in ``allowed`` (or ``video_keys``, listed apart in the message), with a near-miss hint."""
+    known = [*allowed, *video_keys]
+    for key in table:
+        if key not in known:
+            hint = did_you_mean(key, known)
+            place = f"in [{where}]" if where else "at the top level"
+            for_video = f"; for a video: {', '.join(video_keys)}" if video_keys else ""
+            raise NeuralgaeError(
+                f"{origin}: unknown key '{key}' {place}{hint or ''}"
+                + ("" if hint else f" (allowed: {', '.join(allowed)}){for_video}")
+            )
+
+
+def _value(origin: str, table: dict, path: str):
+    key = SCHEMA_BY_PATH[path]
+    if key.name not in table:
+        return key.default
+    try:
+        return key.check(table[key.name]) if key.check else table[key.name]
+    except ValueError as exc:
+        raise _fail(origin, path, str(exc)) from None
+
+
+def _table(origin: str, data: dict, name: str) -> dict:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise NeuralgaeError(f"{origin}: '{name}' must be a table ([{name}]); got {value!r}")
+    return value
+
+
+def _stage(origin: str, table, where: str, kind: str, host, base_dir: Path) -> Stage:
+    if not isinstance(table, dict):
+        raise NeuralgaeError(f"{origin}: {where} must be a table with a 'name' key; got {table!r}")
+    if "name" not in table:
+        known = list(host.registry(kind))
+        raise NeuralgaeError(
+            f"{origin}: {where} needs a 'name' naming the {kind} (installed: {', '.join(known) or 'none'})"
+        )
+    name = table["name"]
+    if not isinstance(name, str):
+        raise NeuralgaeError(f"{origin}: {where}.name must be a string; got {name!r}")
+    registry = host.registry(kind)
+    if name not in registry:
+        raise NeuralgaeError(f"{origin}: {where}: {host.unknown(kind, name, list(registry))}")
+    component = registry[name]
+    given = {k: v for k, v in table.items() if k not in RESERVED_STAGE_KEYS}
+    label = f"{origin}: {where} ({name})"
+    fixed, schedules = split_schedules(component, given, where=label)
+    params = component.bind({**fixed, **{k: s.probe_values()[0] for k, s in schedules.items()}}, where=label)
+    for key, value in params.items():
+        if isinstance(value, (str, Path)) and _is_path_param(component.params[key]):
+            path = Path(value).expanduser()
+            params[key] = str(path if path.is_absolute() else (base_dir / path).resolve())
+    params.update(schedules)
+    check_schedules(kind, component, params, where=label, transforms=host.transforms if kind == "transform" else None)
+    return Stage(name, params, given)
+
+
+def _is_path_param(param) -> bool:
+    """Parameters annotated ``Path`` (or ``Path | None``) name files relative to the spec."""
+    t = param.type
+    return t is Path or Path in typing.get_args(t)
+
+
+def validate_spec(data: dict, *, host, origin: str, name: str, base_dir: Path, out: str | Path | None = None) -> Spec:
+    """Check a parsed spec against the schema and the installed plugins; return a :class:`Spec`."""
+    if not isinstance(data, dict):
+        raise NeuralgaeError(f"{origin}: a spec must be a TOML table")
+    _check_keys(origin, data, TOP_LEVEL_KEYS, "")
+
+    description = _value(origin, data, "description")
+    seed = _value(origin, data, "seed")
+    frames = _value(origin, data, "frames")
+    if "video" not in (data.get("source") if isinstance(data.get("source"), dict) else {}):  # a video's own length is checked when it is probed
+        try:
+            check_frames(frames)
+        except NeuralgaeError as exc:
+            raise NeuralgaeError(f"{origin}: {exc}") from None
+    network, network_options = _networks(origin, _value(origin, data, "network"), host, base_dir)
+
+    src = _table(origin, data, "source")
+    source_keys = [k.name for k in SCHEMA if k.table == "source"]
+    _check_keys(origin, src, [k for k in source_keys if k not in VIDEO_KEYS], "source", video_keys=VIDEO_KEYS)
+    starts = [k for k in SOURCE_STARTS if k in src]
+    if len(starts) > 1:
+        raise _fail(origin, "source", f"gives both '{starts[0]}' and '{starts[1]}'; choose one of image, sample or noise (or video)")
+    image = _value(origin, src, "source.image")
+    resize = _value(origin, src, "source.resize")
+    noise = _value(origin, src, "source.noise")
+    if not starts:
+        noise = parse_size(DEFAULT_NOISE)
+    if noise is not None and resize is not None:
+        raise _fail(origin, "source.resize", "applies only to an image or sample; for noise, set source.noise to the size you want")
+    if image is not None:
+        image = spec_relative(image, base_dir)
+        if not image.is_file():
+            raise _fail(origin, "source.image", f"'{src['image']}' does not exist (looked for {image})")
+    video, video_info, coherence = _video_source(origin, src, base_dir, frames if "frames" in data else None)
+    source = Source(
+        image=image, sample=_value(origin, src, "source.sample"), noise=noise, resize=resize,
+        video=video, coherence=coherence, video_info=video_info,
+    )
+    if video_info is not None:
+        frames = min(frames, video_info.frame_count) if "frames" in data else video_info.frame_count
+
+    if "renderer" not in data:
+        known = list(host.renderers)
+        raise NeuralgaeError(f"{origin}: missing [renderer] table; add one with a name (installed: {', '.join(known) or 'none'})")
+    renderer = _stage(origin, data["renderer"], "renderer", "renderer", host, base_dir)
+
+    transforms = data.get("transforms", [])
+    if isinstance(transforms, dict):
+        raise NeuralgaeError(f"{origin}: 'transforms' must be an array of tables: write [[transforms]], not [transforms]")
+    if not isinstance(transforms, list):
+        raise NeuralgaeError(f"{origin}: 'transforms' must be an array of tables ([[transforms]]); got {transforms!r}")
+    stages = tuple(_stage(origin, t, f"transforms[{i}]", "transform", host, base_dir) for i, t in enumerate(transforms))
+    if video is not None and stages:
+        raise _fail(
+            origin, "transforms",
+            "cannot be used with source.video: every frame starts from the video's own frame; remove the [[transforms]] tables",
+        )
+
+    sampler = None
+    if "sampler" in data:
+        sampler = _stage(origin, data["sampler"], "sampler", "sampler", host, base_dir)
+
+    outt = _table(origin, data, "output")
+    _check_keys(origin, outt, [k.name for k in SCHEMA if k.table == "output"], "output")
+    out_dir = Path(out) if out is not None else Path(_value(origin, outt, "output.dir") if "dir" in outt else Path("runs") / name)
+    output = Output(
+        dir=out_dir.expanduser().absolute(),
+        frame_pattern=_value(origin, outt, "output.frame_pattern"),
+        gif=_value(origin, outt, "output.gif"),
+        mp4=_value(origin, outt, "output.mp4"),
+        fps=_output_fps(origin, outt, video_info),
+        reverse=_value(origin, outt, "output.reverse"),
+        pingpong=_value(origin, outt, "output.pingpong"),
+        loop=_value(origin, outt, "output.loop"),
+        seamless=_value(origin, outt, "output.seamless"),
+    )
+    _check_output_names(origin, output, name)
+    if output.seamless and output.pingpong:
+        raise _fail(origin, "output.seamless", "and output.pingpong both make the animation loop; set one of them to false")
+    audio = _audio(origin, data, base_dir, video)
+    if audio is not None and "frames" not in data:
+        from ..media.audio import frames_for
+
+        frames = frames_for(audio.duration, output.fps)
+        try:
+            check_frames(frames, f"the audio's length at {output.fps:g} fps, frames")
+        except NeuralgaeError as exc:
+            raise NeuralgaeError(f"{origin}: {exc}") from None
+    spec = Spec(
+        name=name,
+        origin=origin,
+        path=None,
+        description=description,
+        seed=seed,
+        frames=frames,
+        network=network,
+        source=source,
+        renderer=renderer,
+        transforms=stages,
+        sampler=sampler,
+        output=output,
+        audio=audio,
+        network_options=network_options,
+    )
+    _check_followers(origin, spec)
+    return spec
+
+
+def _networks(origin: str, value, host, base_dir: Path) -> tuple[str | tuple[str, ...], dict]:
+    """The spec's network (a name, or the tuple it alternates) and each one's checked options.
+
+    Every name must be installed and every option right (files exist,
+    relative to ``base_dir``) before any work; one network given twice with
+    different options is refused.
+    """
+    from ..nets.ensemble import ensemble_members
+    from ..host.plugins import FAMILY_SEPARATOR
+
+    choices = value if isinstance(value, list) else [value]
+    names: list[str] = []
+    options: dict[str, dict] = {}
+    for choice in choices:
+        name = choice["name"] if isinstance(choice, dict) else choice
+        given = {k: v for k, v in choice.items() if k != "name"} if isinstance(choice, dict) else {}
+        for member in ensemble_members(name):
+            if member not in host.networks and member.partition(FAMILY_SEPARATOR)[0] not in host.networks:
+                known = host.network_names()
+                listed = host.network_summary()
+                raise _fail(origin, "network", f"'{member}' is not installed{did_you_mean(member, known)} (installed: {', '.join(listed) or 'none'})")
+        try:
+            checked = host.check_network(name, given, base_dir=base_dir)
+        except NeuralgaeError as exc:
+            raise _fail(origin, "network:", str(exc)) from None
+        if name in options and options[name] != checked:
+            raise _fail(origin, "network", f"lists '{name}' twice with different options; a network has one set of options in a run")
+        options[name] = checked
+        names.append(name)
+    network = names[0] if len(names) == 1 else tuple(names)
+    return network, {name: opts for name, opts in options.items() if opts}
+
+
+RUN_FILES = ("manifest.jsonl", "spec.toml")
+"""Files every run folder holds beside its frames; an animation must not be written over them."""
+
+
+def _check_output_names(origin: str, output: Output, name: str) -> None:
+    """The output folder and the animation names: no NUL byte, nothing that overwrites a frame or a run file or leaves the folder."""
+    if "\0" in str(output.dir):
+        raise _fail(origin, "output.dir", f"contains a NUL byte, which no file system allows; choose another folder with {option('out')}")
+    prefix, _, rest = output.frame_pattern.partition("{")
+    frame = re.compile("^" + re.escape(prefix) + r"\d+" + re.escape(rest.partition("}")[2]) + "$")
+    names = {}
+    for kind in ("gif", "mp4"):
+        path = output.animation_path(kind, name)
+        if path is None:
+            continue
+        file = path.name
+        where = f"output.{kind}"
+        if "\0" in file or file in (".", "..") or path.parent != output.dir:
+            raise _fail(origin, where, f"must be a file name inside the output folder; got {getattr(output, kind)!r}")
+        if file in RUN_FILES:
+            raise _fail(origin, where, f"'{file}' would overwrite the run's own {file}; choose another name, e.g. \"{name}.{kind}\"")
+        if frame.match(file):
+            raise _fail(origin, where, f"'{file}' would overwrite a frame (output.frame_pattern is {output.frame_pattern!r}); choose another name")
+        if file in names:
+            raise _fail(origin, where, f"'{file}' is also the name of output.{names[file]}; give them different names")
+        names[file] = kind
+
+
+def _audio(origin: str, data: dict, base_dir: Path, video):
+    """The decoded [audio] file, or None without an [audio] table."""
+    table = _table(origin, data, "audio")
+    if "audio" not in data:
+        return None
+    _check_keys(origin, table, [k.name for k in SCHEMA if k.table == "audio"], "audio")
+    value = _value(origin, table, "audio.file")
+    if value is None:
+        raise _fail(origin, "audio", f"needs a file: add file = \"song.mp3\" (or {option('set')} audio.file=song.mp3)")
+    if video is not None:
+        raise _fail(origin, "audio", "cannot be used with source.video, which brings its own sound; remove one of them")
+    from ..media.audio import read_audio
+
+    path = spec_relative(value, base_dir)
+    if not path.exists():
+        raise _fail(origin, "audio.file", f"'{value}' does not exist (looked for {path})")
+    try:
+        return read_audio(path)
+    except NeuralgaeError as exc:
+        raise _fail(origin, "audio.file:", str(exc)) from None
+
+
+def _check_followers(origin: str, spec: Spec) -> None:
+    """Parameters that follow the audio need an [audio] file and librosa."""
+    from ..media.audio import follows_audio, require_librosa
+
+    followers = follows_audio(spec)
+    if not followers:
+        return
+    where, name, schedule = followers[0]
+    if spec.audio is None:
+        raise _fail(
+            origin, f"{where}.{name}",
+            f"follows the audio's '{schedule.feature}', but the spec has no [audio]; add [audio] file = \"song.mp3\" "
+            f"(or {option('set')} audio.file=song.mp3)",
+        )
+    try:
+        require_librosa()
+    except NeuralgaeError as exc:
+        raise _fail(origin, f"{where}.{name}:", str(exc)) from None
+
+
+def _video_source(origin: str, src: dict, base_dir: Path, frames: int | None = None):
+    """(video path, probed VideoSource, coherence) from the [source] table; (None, None, default) without a video."""
+    coherence = _value(origin, src, "source.coherence")
+    value = _value(origin, src, "source.video")
+    if value is None:
+        if "coherence" in src:
+            raise _fail(origin, "source.coherence", "applies only to a video; add source.video or remove source.coherence")
+        return None, None, coherence
+    from ..media.video import open_video
+
+    path = spec_relative(value, base_dir)
+    if not path.exists():
+        raise _fail(origin, "source.video", f"'{value}' does not exist (looked for {path})")
+    try:
+        info = open_video(path, frames=frames)
+    except NeuralgaeError as exc:
+        raise _fail(origin, "source.video:", str(exc)) from None
+    return path, info, coherence
+
+
+def _output_fps(origin: str, outt: dict, video_info) -> float:
+    """output.fps as given, else the video's own rate, else the default."""
+    if "fps" not in outt and video_info is not None and video_info.fps:
+        return float(video_info.fps)
+    return float(_value(origin, outt, "output.fps"))
+
+
+def load_spec(
+    name_or_path: str | Path,
+    *,
+    host,
+    overrides: Sequence[str] = (),
+    frames: int | None = None,
+    out: str | Path | None = None,
+) -> Spec:
+    """Read, override and validate a spec file or built-in spec; nothing is written."""
+    path, origin, name = find_spec(name_or_path, host)
+    data = read_toml(path, origin=origin)
+    if overrides:
+        data = apply_overrides(data, overrides)
+    if frames is not None:
+        if frames < 1:
+            raise NeuralgaeError(f"{option('frames')} must be at least 1; got {frames}")
+        check_frames(frames, option("frames"))
+        data["frames"] = frames
+    spec = validate_spec(data, host=host, origin=origin, name=name, base_dir=path.resolve().parent, out=out)
+    return _with_path(spec, path)
+
+
+def _with_path(spec: Spec, path: Path) -> Spec:
+    from dataclasses import replace
+
+    return replace(spec, path=path)
+
+
+# -- writing ----------------------------------------------------------------------------
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value if v is not None) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items() if v is not None) + "}"
+    raise NeuralgaeError(f"cannot write {value!r} ({type(value).__name__}) into a TOML spec")
+
+
+def _toml_pairs(table: dict) -> list[str]:
+    return [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+
+
+def dumps_spec(data: dict) -> str:
+    """Write a resolved spec dict (as from :meth:`Spec.to_dict`) as TOML that :func:`load_spec` reads back."""
+    lines = ["# Resolved spec written by nd run: every value, defaults filled in.", ""]
+    scalars = {k: v for k, v in data.items() if not isinstance(v, dict) and k != "transforms"}
+    lines += _toml_pairs(scalars)
+    for key in ("network", "source", "renderer", "transforms", "sampler", "audio", "output"):
+        if key == "transforms":
+            for t in data.get("transforms", []):
+                lines += ["", "[[transforms]]", *_toml_pairs(t)]
+        elif isinstance(data.get(key), dict):
+            lines += ["", f"[{key}]", *_toml_pairs(data[key])]
+    return "\n".join(lines) + "\n"
+
+
+def first_difference(old, new, path: str = "") -> tuple[str, Any, Any] | None:
+    """The first key path where two resolved specs differ, with both values, or None."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for k in list(old) + [k for k in new if k not in old]:
+            sub = f"{path}.{k}" if path else k
+            if k not in old or k not in new:
+                return sub, old.get(k, "(absent)"), new.get(k, "(absent)")
+            found = first_difference(old[k], new[k], sub)
+            if found:
+                return found
+        return None
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) != len(new):
+            return path, f"{len(old)} entries", f"{len(new)} entries"
+        for i, (a, b) in enumerate(zip(old, new)):
+            found = first_difference(a, b, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    return (path, old, new) if old != new else None

@@ -1,0 +1,1 @@
+"""The live stream: rendering subject after subject, serving and recording it."""
