@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from neuralgae.core.host.errors import NeuralgaeError
+from neuralgae.core.runs.spec_schema import DEFAULT_NETWORK  # one source for the defaults
 
 from .common import (
     DeviceOption,
@@ -25,7 +26,6 @@ from .common import (
     user_errors,
 )
 
-DEFAULT_NETWORK = "efficientnet-lite0"
 console = Console()
 
 
@@ -50,7 +50,7 @@ def draw_command(
     classes: Annotated[str, typer.Option("--classes", "-c", help='Classes to draw, NAME[:WEIGHT] comma separated: "goldfish, volcano:0.5" (`nd classes`).')],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the drawing (.png keeps its parameters).")],
     image: Annotated[Optional[Path], typer.Option("--image", "-i", help="Base photo for a lucid dream (default: soft noise).")] = None,
-    size: Annotated[Optional[str], typer.Option(help="Output size WxH (default 224x224, or the base image's size).")] = None,
+    size: Annotated[Optional[str], typer.Option(help="Output size WxH (default: the base image's size, else the network's input size: 224x224 for the default network).")] = None,
     aim: Annotated[Optional[str], typer.Option(help="One region per class: top,bottom (all, top, bottom, left, right, centre, top-left... or a mask image).")] = None,
     focus: Annotated[Optional[str], typer.Option(help='One X,Y focus point (0..1) per class on a larger canvas: "0.3,0.5 0.7,0.5".')] = None,
     mask: Annotated[Optional[Path], typer.Option(help="Clipping mask image: draw only where it is white.")] = None,
@@ -105,8 +105,8 @@ def draw_command(
             w, h = parse_size(size)
         elif base is not None:
             h, w = base.shape[:2]
-        else:
-            w, h = 224, 224
+        else:  # a drawing at the network's own size (224x224 for the default network)
+            w = h = host.network(network, **options).input_size
         start = resize(base, h, w) if base is not None else start_canvas(h, w, rng)
         if tileable:
             from neuralgae.core.optvis.tileable import is_periodic, make_periodic

@@ -21,6 +21,8 @@ from neuralgae.core.optvis.dream import DEFAULT_LAYERS, DreamSettings
 from neuralgae.core.host.errors import NeuralgaeError
 from neuralgae.core.media.images import load_image, parse_size, save_image, smooth_noise
 
+from neuralgae.core.runs.spec_schema import DEFAULT_COHERENCE, DEFAULT_NETWORK  # one source for the defaults
+
 from .common import (
     DeviceOption,
     PrecisionOption,
@@ -33,7 +35,6 @@ from .common import (
     user_errors,
 )
 
-DEFAULT_NETWORK = "efficientnet-lite0"
 NETWORK_HELP = "efficientnet-lite0/1/2, torchvision:NAME, torchscript (with --weights) or a plugin's (`nd plugins --kind network`)."
 console = Console()
 
@@ -151,7 +152,7 @@ def dream_command(
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same image.")] = 0,
     network: Annotated[str, typer.Option(help="Network to dream with: " + NETWORK_HELP)] = DEFAULT_NETWORK,
     weights: WeightsOption = None,
-    coherence: Annotated[float, typer.Option(help="Video: how much of the previous frame's dream each frame carries along the motion (0: each frame on its own).")] = 0.8,
+    coherence: Annotated[float, typer.Option(help="Video: how much of the previous frame's dream each frame carries along the motion (0: each frame on its own).")] = DEFAULT_COHERENCE,
     resize: Annotated[Optional[str], typer.Option(help="Video: dream the frames at this size, WxH.")] = None,
     frames: Annotated[Optional[int], typer.Option(help="Video: dream only the first N frames.")] = None,
     fps: Annotated[Optional[float], typer.Option(help="Video: frame rate of the output (default: the source's).")] = None,

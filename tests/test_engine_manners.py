@@ -121,6 +121,27 @@ def test_the_command_line_reads_its_defaults_from_the_engine():
     assert serve["size"] == f"{StreamSettings.width}x{StreamSettings.height}"
     assert serve["steps"] == StreamSettings.steps and serve["hold"] == DEFAULT_HOLD
     assert _defaults("book")["chapter_size"] == DEFAULT_CHAPTER_SIZE
+    from neuralgae.core.runs.spec_schema import DEFAULT_COHERENCE
+
+    assert dream["coherence"] == DEFAULT_COHERENCE
+    for module in (draw_cli, dream_cli):  # no restated numbers for the network or its size
+        source = Path(module.__file__).read_text(encoding="utf-8")
+        assert '"efficientnet-lite0"' not in source and "224, 224" not in source, module.__name__
+
+
+def test_nd_draw_draws_at_the_networks_own_size_by_default(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from neuralgae.core.media.images import load_image
+    from neuralgae_cli.draw import register
+
+    app = typer.Typer()
+    register(app)
+    out = tmp_path / "d.png"
+    result = CliRunner().invoke(app, ["draw", "--classes", "goldfish", "--steps", "2", "--network", "efficientnet-lite1", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert load_image(out).shape[:2] == (240, 240)
 
 
 def test_the_dream_renderer_and_nd_dream_share_their_defaults():
