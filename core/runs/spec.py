@@ -37,7 +37,7 @@ from ..host.errors import NeuralgaeError, did_you_mean, option
 from ..media.images import parse_size
 from ..media.movie import DEFAULT_FPS
 from ..host.limits import MAX_SPEC_BYTES, MAX_TOML_DEPTH, check_frames, toml_depth
-from .schedule import FrameSignals, as_table_value, check_schedules, is_schedule, resolve, split_schedules
+from .schedule import FrameSignals, as_table_value, check_schedules, resolve, split_schedules
 from .spec_schema import (  # the schema, overrides and TOML writing live apart; their names stay importable from here
     SAMPLE_IMAGES,
     DEFAULT_NETWORK,
@@ -94,11 +94,6 @@ class Stage:
     def table_at(self, frame: int, signals: FrameSignals | None = None) -> dict:
         """:meth:`as_table` with the values frame ``frame`` uses (what its manifest entry records)."""
         return {"name": self.name, **{k: v for k, v in self.at(frame, signals).items() if v is not None}}
-
-    @property
-    def scheduled(self) -> tuple[str, ...]:
-        """The names of the parameters that follow a schedule."""
-        return tuple(k for k, v in self.params.items() if is_schedule(v))
 
 
 @dataclass(frozen=True)
@@ -225,13 +220,6 @@ class Spec:
         if not options:
             return name
         return {"name": name, **{k: str(v) if isinstance(v, Path) else v for k, v in options.items() if v is not None}}
-
-    def fingerprint(self) -> dict:
-        """What must not change for a run to be resumed: everything but frames, outputs and description."""
-        d = self.to_dict(include_output=False)
-        d.pop("frames")
-        d.pop("description")
-        return d
 
 
 def _plain(value):
