@@ -202,8 +202,10 @@ def test_batch_message_counts_and_time_left():
 def test_a_lost_task_is_one_line():
     from distributed.scheduler import KilledWorker
 
-    assert "died" in batch._lost_message(KilledWorker("key", "worker", "story"))
-    assert batch._lost_message(OSError("timed out\nat line 3")) == "OSError: timed out (on the Dask cluster; run the batch again to retry it)"
+    from neuralgae.core.runs.batch_cluster import _lost_message
+
+    assert "died" in _lost_message(KilledWorker("key", "worker", "story"))
+    assert _lost_message(OSError("timed out\nat line 3")) == "OSError: timed out (on the Dask cluster; run the batch again to retry it)"
 
 
 # -- running on Dask -------------------------------------------------------------------------

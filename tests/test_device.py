@@ -354,7 +354,7 @@ def test_gpu_tiles_are_sized_from_free_memory(monkeypatch):
 
 
 def test_batch_starts_one_worker_per_gpu(hardware):
-    from neuralgae.core.runs.batch import gpu_workers
+    from neuralgae.core.runs.batch_cluster import gpu_workers
 
     hardware(cuda=4)
     assert gpu_workers("auto") == 4 and gpu_workers("cuda") == 4 and gpu_workers("cuda:2") == 1
@@ -366,7 +366,7 @@ def test_batch_starts_one_worker_per_gpu(hardware):
 def test_several_gpus_without_dask_cuda_is_one_clear_error(monkeypatch):
     import builtins
 
-    from neuralgae.core.runs.batch import local_gpu_cluster
+    from neuralgae.core.runs.batch_cluster import local_gpu_cluster
 
     real_import = builtins.__import__
 

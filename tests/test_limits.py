@@ -126,7 +126,7 @@ def test_decompression_bomb_is_refused(tmp_path):
 
 
 def test_a_grid_of_millions_of_variations_is_refused(tmp_path, monkeypatch):
-    from neuralgae.core.runs.batch import grid_axes, plan_variations
+    from neuralgae.core.runs.batch_plan import grid_axes, plan_variations
 
     values = ",".join(str(i) for i in range(1, 1001))
     axes = grid_axes([f"renderer.steps={values}", f"seed={values}"])

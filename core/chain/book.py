@@ -11,7 +11,6 @@ one section per frame with its image, its classes and a passage of text.
 
 from __future__ import annotations
 
-import html
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from ..host.errors import NeuralgaeError, option
 from ..host.atomic import atomic_write_text
+from ..media.html_page import escape, page, write_page
 from ..media.images import probe_image
 
 CLASSES_FILE = "classes.txt"
@@ -149,11 +149,7 @@ ol.chapters { line-height: 2; }
 
 
 def _page(title: str, body: str) -> str:
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
-    )
+    return page(title, body, style=_STYLE)
 
 
 def chapter_file(number: int) -> str:
@@ -168,13 +164,13 @@ def _nav(number: int, count: int) -> str:
 
 
 def _section(frame: BookFrame, image: str, passage: str) -> str:
-    names = html.escape(", ".join(frame.classes))
-    alt = html.escape(f"frame {frame.index}: {', '.join(frame.classes)}")
+    names = escape(", ".join(frame.classes))
+    alt = escape(f"frame {frame.index}: {', '.join(frame.classes)}")
     return (
         f'<section class="frame" id="frame-{frame.index}">\n'
-        f'<img src="{html.escape(image)}" alt="{alt}" loading="eager">\n'
+        f'<img src="{escape(image)}" alt="{alt}" loading="eager">\n'
         f'<div><p class="number">{frame.index}</p><p class="classes">{names}</p>\n'
-        f'<p class="passage">{html.escape(passage)}</p></div>\n</section>'
+        f'<p class="passage">{escape(passage)}</p></div>\n</section>'
     )
 
 
@@ -232,12 +228,12 @@ def _write_book(frames: Sequence[BookFrame], passages: Sequence[str], out_dir: P
         heading = f"<h2>Chapter {number}</h2>\n<p class=\"number\">frames {first}&ndash;{last}</p>"
         nav = _nav(number, len(chapters))
         body = f"{nav}\n{heading}\n" + "\n".join(sections) + f"\n{nav}"
-        atomic_write_text(out_dir / chapter_file(number), _page(f"{title}: chapter {number}", body))
+        write_page(out_dir / chapter_file(number), _page(f"{title}: chapter {number}", body))
         contents.append(f'<li><a href="{chapter_file(number)}">Chapter {number}</a> <span class="number">frames {first}&ndash;{last}</span></li>')
     index_body = (
-        f"<h1>{html.escape(title)}</h1>\n<p class=\"classes\">{len(frames)} frames in {len(chapters)} "
+        f"<h1>{escape(title)}</h1>\n<p class=\"classes\">{len(frames)} frames in {len(chapters)} "
         f"chapter{'s' if len(chapters) != 1 else ''}</p>\n<ol class=\"chapters\">\n" + "\n".join(contents) + "\n</ol>"
     )
     index = out_dir / "index.html"
-    atomic_write_text(index, _page(title, index_body))
+    write_page(index, _page(title, index_body))
     return index
