@@ -29,7 +29,7 @@ from torch import nn
 from .device import DTYPES, Placement
 from ..host.errors import NeuralgaeError
 from .fused import conv_relu6, mbconv
-from .network import LayerInfo, check_layer
+from .network import LayerInfo, check_input, requested_layers
 
 LOW_PRECISION_FROM = 4
 """Index in the stage list (stem, block0, block1, ...) of the first stage run in
@@ -224,11 +224,8 @@ class EfficientNetLite(nn.Module):
         """Activations of ``layers``, stopping after the deepest one."""
         if not layers:
             return {}
-        wanted = set(layers)
-        for name in wanted:
-            check_layer(self, name)
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise NeuralgaeError(f"network input must be (N, 3, H, W); got {tuple(x.shape)}")
+        wanted = set(requested_layers(self, layers))
+        check_input(x)
         if min(x.shape[-2:]) < 8:
             raise NeuralgaeError(f"image of {x.shape[-1]}x{x.shape[-2]} px is too small for the network; use at least 32 px")
         deepest = max(self._order[n] for n in wanted)

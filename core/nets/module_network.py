@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..host.errors import NeuralgaeError
-from .network import LayerInfo, check_layer
+from .network import LayerInfo, check_input, requested_layers
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -294,9 +294,7 @@ class ModuleNetwork(nn.Module):
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         """An RGB batch in [0, 1] as the model takes it: resized where the model needs a size, normalised."""
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise NeuralgaeError(f"network input must be (N, 3, H, W); got {tuple(x.shape)}")
-        h, w = x.shape[-2:]
+        h, w = check_input(x).shape[-2:]
         if self.fixed_side is not None and (h, w) != (self.fixed_side, self.fixed_side):
             size = (self.fixed_side, self.fixed_side)
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=min(h, w) > self.fixed_side)
@@ -310,9 +308,7 @@ class ModuleNetwork(nn.Module):
         """Activations of ``layers`` as (N, C, h, w) maps, the forward pass stopped after the deepest one."""
         if not layers:
             return {}
-        wanted = list(dict.fromkeys(layers))
-        for name in wanted:
-            check_layer(self, name)
+        wanted = requested_layers(self, layers)
         x = self.prepare(x)
         plans = [self._plans[n] for n in wanted]
         whole = any(p.path == "" for p in plans)  # the model's own logits: the pass runs to the end

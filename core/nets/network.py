@@ -165,6 +165,21 @@ def check_layer(net: Network, name: str) -> LayerInfo:
     )
 
 
+def requested_layers(net: Network, layers: Sequence[str]) -> list[str]:
+    """``layers`` once each, in their order, every one checked against ``net`` (what a ``features`` call starts with)."""
+    wanted = list(dict.fromkeys(layers))
+    for name in wanted:
+        check_layer(net, name)
+    return wanted
+
+
+def check_input(x: torch.Tensor) -> torch.Tensor:
+    """``x`` if it is a batch of RGB images (N, 3, H, W), else one clear error."""
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise NeuralgaeError(f"network input must be (N, 3, H, W); got {tuple(x.shape)}")
+    return x
+
+
 @dataclass(frozen=True)
 class LayerSelection:
     """A layer, an optional subset of its channels, and a weight.

@@ -28,7 +28,7 @@ from torch import nn
 
 from ..host.errors import NeuralgaeError
 from .module_network import IMAGENET_MEAN, IMAGENET_STD, LOGITS
-from .network import LayerInfo, check_layer
+from .network import LayerInfo, check_input, requested_layers
 from .weights import check_weights_file
 
 NAME = "torchscript"
@@ -82,8 +82,7 @@ class TorchScriptNetwork(nn.Module):
         self._child_index = {info.name: index.get(info.name, len(self._children) - 1) for info in self.layers}
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise NeuralgaeError(f"network input must be (N, 3, H, W); got {tuple(x.shape)}")
+        check_input(x)
         return (x - self.mean) / self.std if self.normalise else x
 
     def _probe(self) -> tuple[tuple[LayerInfo, ...], int]:
@@ -124,9 +123,7 @@ class TorchScriptNetwork(nn.Module):
         """Activations of ``layers``: the children run in order up to the deepest one; ``logits`` from the whole module."""
         if not layers:
             return {}
-        wanted = list(dict.fromkeys(layers))
-        for name in wanted:
-            check_layer(self, name)
+        wanted = requested_layers(self, layers)
         x = self.prepare(x)
         if LOGITS in wanted and not self._children:
             return {LOGITS: self.model(x).float()[:, :, None, None]}
