@@ -85,15 +85,12 @@ def draw_command(
         if prior is not None:
             settings = replace(settings, prior_weight=prior)
         settings.validate()
-        from neuralgae.core.optvis.best_of import candidate_starts, check_best_of, check_judge, default_judge, draw_best_of
+        from neuralgae.core.optvis.best_of import candidate_starts, check_best_of, choose_judge, draw_best_of
 
         best_of = check_best_of(best_of)
         judge_name = None
         if best_of > 1:
-            judge_name = check_judge(judge, network) if judge else default_judge(network, list(host.networks))
-            if judge_name not in host.networks:
-                known = list(host.networks)
-                raise NeuralgaeError(f"judge '{judge_name}' is not installed (installed: {', '.join(known)})")
+            judge_name = choose_judge(judge, network, list(host.networks))
         elif judge:
             raise NeuralgaeError("--judge picks among --best-of candidates; add e.g. --best-of 4")
         seed_used = int(np.random.SeedSequence().entropy % 2**32) if seed is None else seed

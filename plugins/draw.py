@@ -7,7 +7,7 @@ from typing import Annotated
 
 import numpy as np
 
-from neuralgae.core.optvis.best_of import JUDGES, candidate_starts, check_judge, default_judge, draw_best_of
+from neuralgae.core.optvis.best_of import candidate_starts, choose_judge, draw_best_of
 from neuralgae.core.nets.classes import parse_class_list
 from neuralgae.core.host.components import Range, RenderContext
 from neuralgae.core.optvis.draw import DrawTarget, render_draw, targets_from_classes
@@ -82,7 +82,7 @@ def draw(
     if ctx.load_network is None:
         raise NeuralgaeError("best_of needs a judge network, and this run offers no way to load one; set best_of = 1")
     name = ctx.network_name or getattr(ctx.network, "name", "")
-    judge_name = check_judge(judge, name) if judge else default_judge(name, JUDGES)
+    judge_name = choose_judge(judge, name)
     starts = candidate_starts(image, best_of, ctx.rng, keep=keep_image)
     best = draw_best_of(ctx.network, ctx.load_network(judge_name), judge_name, starts, targets, **render)
     ctx.notes.update(best.as_dict())

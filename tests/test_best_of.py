@@ -236,3 +236,13 @@ def test_larger_prints_get_smaller_boxes_and_more_views():
     cover, count = zoom_plan(s, 1024 / 224)
     assert cover * 1024 == pytest.approx(1.15 * 224) and count == 16  # some views near the canvas's own resolution
     assert zoom_plan(s, 100.0)[1] == 64
+
+
+def test_judge_scores_read_an_aimed_class_over_its_mask():
+    image = np.zeros((1, 24, 48, 3), np.float32)
+    image[:, :, :24] = 0.9  # bright on the left, dark on the right
+    left, right = np.zeros((24, 48), np.float32), np.zeros((24, 48), np.float32)
+    left[:, :24], right[:, 24:] = 1, 1
+    on_left = judge_scores(MeanJudge(), image, [DrawTarget(GOLDFISH, mask=left)])
+    on_right = judge_scores(MeanJudge(), image, [DrawTarget(GOLDFISH, mask=right)])
+    assert on_left[0] > on_right[0]

@@ -77,6 +77,19 @@ def check_judge(judge: str, drawing_network: str) -> str:
     return judge
 
 
+def choose_judge(judge: str | None, drawing_network: str, installed: Sequence[str] | None = None) -> str:
+    """The judge of a best-of drawing: ``judge`` if given (and it did not draw), else the first built-in one that did not draw.
+
+    ``installed`` (the host's networks) is checked where known; without it the
+    built-in judges are taken as installed and a named judge is left for the
+    loader to find.
+    """
+    name = check_judge(judge, drawing_network) if judge else default_judge(drawing_network, installed or JUDGES)
+    if installed is not None and name not in installed:
+        raise NeuralgaeError(f"judge '{name}' is not installed (installed: {', '.join(installed)})")
+    return name
+
+
 def judge_scores(judge, images: np.ndarray, targets: Sequence[DrawTarget]) -> np.ndarray:
     """How much ``judge`` believes each image (N, H, W, 3) shows ``targets``: (N,) scores, higher is better.
 
@@ -89,12 +102,14 @@ def judge_scores(judge, images: np.ndarray, targets: Sequence[DrawTarget]) -> np
     weights = np.array([max(t.weight, 0.0) for t in targets], dtype=np.float64)
     if weights.sum() <= 0:
         weights = np.ones(len(targets))
+    images = np.asarray(images, dtype=np.float32)
+    h, w = images.shape[1:3]
+    k = judge.input_size / min(h, w)
+    shape = max(1, round(h * k)), max(1, round(w * k))
+    masks = [None if t.mask is None else resize(np.asarray(t.mask, np.float32)[..., None], *shape)[..., 0] for t in targets]
     out = []
-    for image in np.asarray(images, dtype=np.float32):
-        h, w = image.shape[:2]
-        k = judge.input_size / min(h, w)
-        seen = resize(image, max(1, round(h * k)), max(1, round(w * k)))
-        masks = [None if t.mask is None else resize(np.asarray(t.mask, np.float32)[..., None], *seen.shape[:2])[..., 0] for t in targets]
+    for image in images:
+        seen = resize(image, *shape)
         logits = class_scores(judge, seen, masks=masks) if any(m is not None for m in masks) else class_scores(judge, seen)[None]
         logp = torch.log_softmax(torch.from_numpy(np.atleast_2d(logits)).double(), dim=1).numpy()
         per_target = [logp[i if logp.shape[0] > 1 else 0, t.index] for i, t in enumerate(targets)]
@@ -141,4 +156,4 @@ def pick_best(images: np.ndarray, scores: np.ndarray, judge: str) -> BestOf:
     return BestOf(np.asarray(images[index]), index, tuple(float(s) for s in scores), judge)
 
 
-__all__ = ["BestOf", "check_best_of", "draw_best_of", "candidate_starts", "default_judge", "check_judge", "judge_scores", "pick_best", "JUDGES"]
+__all__ = ["BestOf", "check_best_of", "draw_best_of", "candidate_starts", "default_judge", "check_judge", "choose_judge", "judge_scores", "pick_best", "JUDGES"]
