@@ -346,10 +346,7 @@ def avoid_attractors(
     subject while the rest of the set moves on; a class is carried for at
     most ``carry_frames`` frames in a row, then it must make room.
     """
-    _check_s_n("avoid_attractors", s, n)
-    if carry >= s:
-        raise NeuralgaeError(f"avoid_attractors: carry ({carry}) must be less than s ({s}), or no new class could join")
-    _check_reset("avoid_attractors", reset)
+    _check_avoid_attractors(s=s, n=n, reset=reset, carry=carry)
     p = _probabilities("avoid_attractors", probs)
     log_factors = _recent_log_penalties(
         ctx.history, memory=memory, class_penalty=class_penalty, group_penalty=group_penalty, group_share=group_share
@@ -367,6 +364,30 @@ def avoid_attractors(
 
 
 # -- registration -------------------------------------------------------------------
+
+def _check_avoid_attractors(*, s=8, n=100, reset="off", carry=0, **_) -> None:
+    """avoid_attractors' limits across parameters: s within n, room for new classes beside those carried."""
+    _check_s_n("avoid_attractors", s, n)
+    if carry >= s:
+        raise NeuralgaeError(f"avoid_attractors: carry ({carry}) must be less than s ({s}), or no new class could join")
+    _check_reset("avoid_attractors", reset)
+
+
+def _check_neuralgae(*, s=8, n=100, reset="off", **_) -> None:
+    """neuralgae's limits across parameters: s within n, a known reset mode."""
+    _check_s_n("neuralgae", s, n)
+    _check_reset("neuralgae", reset)
+
+
+def _check_weighted(*, s=8, n=1000, **_) -> None:
+    """weighted's limit across parameters: s within n."""
+    _check_s_n("weighted", s, n)
+
+
+# checked when a spec loads, before any frame (neuralgae.core.runs.schedule.CHECK_ATTRIBUTE)
+avoid_attractors.check_params = _check_avoid_attractors
+neuralgae.check_params = _check_neuralgae
+weighted.check_params = _check_weighted
 
 BUILTIN_SAMPLERS = (avoid_attractors, neuralgae, top_k, weighted, fixed)
 

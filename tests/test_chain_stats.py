@@ -110,3 +110,22 @@ def test_bench_chain_reads_the_figures_from_a_hand_made_manifest(tmp_path):
     assert stats["frames"] == 4 and stats["shared"] == pytest.approx(2 / 3)
     assert stats["distinct"] == 9 and stats["seconds_per_frame"] == pytest.approx(2.0)
     assert any("distinct classes" in m for m in stats["missed"]) and not any("neighbouring" in m for m in stats["missed"])
+
+
+@pytest.mark.parametrize("setting,words", [
+    ("sampler.carry=8", "carry (8) must be less than s (8)"),
+    ("sampler.s=200", "parameter 's' (200) must not exceed 'n' (100)"),
+])
+def test_a_samplers_limits_across_parameters_are_refused_before_any_frame(tmp_path, setting, words):
+    import typer
+    from typer.testing import CliRunner
+
+    from neuralgae_cli import run
+
+    app = typer.Typer()
+    run.register(app)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", "neuralgae", "--frames", "2", "--set", "source.noise=32x32", "--set", setting,
+                                      "--out", str(out)])
+    assert result.exit_code != 0 and words in " ".join(result.output.split())
+    assert "Traceback" not in result.output and not out.exists()

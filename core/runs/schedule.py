@@ -293,8 +293,9 @@ PROBE_SIZE = 16
 
 
 CHECK_ATTRIBUTE = "check_params"
-"""A renderer may carry ``function.check_params(**params)``: a cheap check of its parameters' limits
-(raising NeuralgaeError), which its schedules are tried against before any frame is rendered."""
+"""A component may carry ``function.check_params(**params)``: a cheap check of its limits across
+parameters (raising NeuralgaeError), run on its fixed values when the spec loads, and the one a
+renderer's schedules are tried against before any frame is rendered."""
 
 
 def check_schedules(kind: str, component, params: Mapping, *, where: str, transforms: Mapping | None = None) -> None:
@@ -309,6 +310,12 @@ def check_schedules(kind: str, component, params: Mapping, *, where: str, transf
     in its signature (``Annotated[float, Range(0, 1)]``) apply to every key value.
     """
     if not has_schedules(params):
+        fixed_check = getattr(getattr(component, "function", None), CHECK_ATTRIBUTE, None)
+        if fixed_check is not None:  # limits across parameters speak now, not on the frame that reaches them
+            try:
+                fixed_check(**params)
+            except NeuralgaeError as exc:
+                raise NeuralgaeError(f"{where}: {exc}") from None
         return
     from ..host.components import FrameContext, SamplerContext
 
